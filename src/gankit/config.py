@@ -1,0 +1,177 @@
+"""The run configuration: one dataclass that CLI flags, TOML files and checkpoints all map to.
+
+A field left at ``None`` is filled from the chosen model's preset (the settings of the paper or
+course document the model comes from, see ``gankit.models.presets``), then from the fallback
+defaults below. ``Config.resolved()`` returns the filled-in copy; every run saves it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from gankit.errors import GankitError
+
+
+def _f(default: Any, help: str, **checks: Any) -> Any:
+    """A dataclass field whose help text is also the CLI's ``--help`` and the TOML docs."""
+    return field(default=default, metadata={"help": help, **checks})
+
+
+@dataclass
+class Config:
+    """Everything that defines a training run."""
+
+    model: str = _f("dcgan", "network family and preset (see `gankit models`)")
+    data: str = _f("mnist", "data set name or folder:PATH (see `gankit datasets`)")
+    data_dir: Optional[str] = _f(None, "root of data sets in torchvision's layout (default $GANKIT_DATA, then ~/.cache/gankit/data)")
+    image_size: Optional[int] = _f(None, "side of the square images the networks see: 28, 32, 64 or 128", choices=(8, 16, 28, 32, 64, 128))
+    classes: Optional[list[int]] = _f(None, "keep only these labels, e.g. 3 or 0,1,2 (default: all)")
+    epochs: Optional[int] = _f(None, "passes over the training set", min=1)
+    max_steps: Optional[int] = _f(None, "stop after this many generator steps (default: no limit)", min=1)
+    batch_size: Optional[int] = _f(None, "real images per discriminator step", min=1)
+    z_dim: Optional[int] = _f(None, "size of the latent vector z", min=1)
+    z_prior: Optional[str] = _f(None, "distribution of z", choices=("normal", "uniform"))
+    ngf: Optional[int] = _f(None, "generator width (channels of its last hidden layer)", min=1)
+    ndf: Optional[int] = _f(None, "discriminator width (channels of its first hidden layer)", min=1)
+    optimizer: Optional[str] = _f(None, "optimizer of both networks", choices=("adam", "rmsprop", "sgd", "adadelta", "adagrad"))
+    lr_g: Optional[float] = _f(None, "generator learning rate", positive=True)
+    lr_d: Optional[float] = _f(None, "discriminator learning rate", positive=True)
+    betas: Optional[tuple[float, float]] = _f(None, "Adam betas, e.g. 0.5,0.999", unit_interval=True)
+    loss: Optional[str] = _f(None, "adversarial loss", choices=("bce", "wasserstein", "least-squares", "hinge"))
+    g_loss: str = _f("non-saturating", "generator form of the BCE loss: -log D(G(z)) or log(1 - D(G(z)))", choices=("non-saturating", "saturating"))
+    n_critic: Optional[int] = _f(None, "discriminator steps per generator step", min=1)
+    clip: Optional[float] = _f(None, "clip critic weights to [-clip, clip] after each step (WGAN); 0 turns it off", min=0)
+    gp_lambda: Optional[float] = _f(None, "gradient penalty weight (WGAN-GP); 0 turns it off", min=0)
+    init: Optional[str] = _f(None, "weight init: DCGAN's N(0, 0.02) or PyTorch's default", choices=("dcgan", "default"))
+    minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")
+    n_fixed: Optional[int] = _f(None, "size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1)
+    fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))
+    on_bad_image: str = _f("skip", "an unreadable image in a folder: skip it with a warning, or stop", choices=("skip", "stop"))
+    log_every: int = _f(10, "write a metrics row (mean over the window) every N generator steps", min=1)
+    seed: int = _f(0, "seed of weights, data order, noise and the fixed grid", min=0)
+    device: str = _f("auto", "auto (cuda when available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    out: Optional[str] = _f(None, "run directory (default runs/MODEL-DATA-TIME)")
+
+    def resolved(self) -> "Config":
+        """A copy with every ``None`` preset field filled from the model's preset, then fallbacks.
+
+        Raises ``GankitError`` for an unknown model or a value out of range.
+        """
+        from gankit.models import MODELS  # late: models import this module
+
+        preset = MODELS[self.model].preset
+        values = dataclasses.asdict(self)
+        # Plain preset values first; then those that depend on others (widths on image size).
+        for dependent in (False, True):
+            for name, value in preset.items():
+                if values[name] is None and callable(value) == dependent:
+                    values[name] = value(values) if dependent else value
+        for name, value in FALLBACKS.items():
+            if values[name] is None:
+                values[name] = value
+        cfg = Config(**values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Check every set field against its declared choices and range; one-line errors."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+            if "choices" in meta and value not in meta["choices"]:
+                raise GankitError(f"{flag} {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+            numbers = value if isinstance(value, (tuple, list)) else [value]
+            for number in numbers if isinstance(value, (int, float, tuple, list)) and not isinstance(value, bool) else []:
+                if isinstance(number, float) and not math.isfinite(number):
+                    raise GankitError(f"{flag} must be a finite number, got {value}")
+                if "min" in meta and number < meta["min"]:
+                    raise GankitError(f"{flag} must be at least {meta['min']}, got {value}")
+                if meta.get("positive") and number <= 0:
+                    raise GankitError(f"{flag} must be greater than 0, got {value}")
+                if meta.get("unit_interval") and not 0 <= number < 1:
+                    raise GankitError(f"{flag} values must lie in [0, 1), got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-friendly dict of all fields."""
+        values = dataclasses.asdict(self)
+        if values["betas"] is not None:
+            values["betas"] = list(values["betas"])
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "Config":
+        """Build from a dict (TOML, JSON, checkpoint); unknown keys and bad types are errors."""
+        return cls(**coerce_fields(values, source))
+
+
+# Used when neither the user nor the model's preset sets a field.
+FALLBACKS: dict[str, Any] = dict(
+    image_size=32, z_dim=100, epochs=5, batch_size=64, z_prior="normal", ngf=32, ndf=32, optimizer="adam",
+    lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="bce", n_critic=1, clip=0.0, gp_lambda=0.0,
+    init="dcgan", n_fixed=64,
+)
+
+FIELDS = {f.name: f for f in fields(Config)}
+
+
+def parse_value(name: str, raw: Any, source: str = "config") -> Any:
+    """Convert a flag string or TOML value into the type of field ``name``; one-line errors."""
+    if name not in FIELDS:
+        close = [n for n in FIELDS if n.startswith(name[:3])]
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise GankitError(f"{source}: unknown field {name!r}{hint}; see `gankit train --help`")
+    if raw is None:
+        return None
+    kind = str(FIELDS[name].type)
+    flag = "--" + name.replace("_", "-")
+    try:
+        if "list[int]" in kind:
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return sorted({int(str(v).strip()) for v in items if str(v).strip() != ""}) or None
+        if "tuple[float, float]" in kind:
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+            if len(items) != 2:
+                raise ValueError
+            return (float(items[0]), float(items[1]))
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if "int" in kind:
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        expected = kind.replace("Optional[", "").rstrip("]")
+        raise GankitError(f"{source}: {flag} {raw!r} is not a valid {expected}") from None
+
+
+def coerce_fields(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Parse every entry of ``values`` as the field it names."""
+    return {name.replace("-", "_"): parse_value(name.replace("-", "_"), raw, source) for name, raw in values.items()}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a config TOML file into checked field values (only the fields it sets)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise GankitError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GankitError(f"config file {path} is not valid TOML: {err}") from None
+    return coerce_fields(raw, str(path))

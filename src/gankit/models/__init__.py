@@ -1,0 +1,30 @@
+"""Generator/discriminator pairs, chosen by name from ``MODELS``."""
+from __future__ import annotations
+
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.models.init import INITS
+from gankit.models.presets import MODELS
+from gankit.models.spec import DataShape, ModelSpec
+
+__all__ = ["MODELS", "DataShape", "ModelSpec", "build_models"]
+
+
+def build_models(cfg, shape: DataShape) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator of resolved config ``cfg`` for data of ``shape``,
+    initialised with ``cfg.init`` (seed the RNG first for reproducible weights)."""
+    spec = MODELS[cfg.model]
+    if (spec.data_kind == "points") != shape.is_points:
+        wanted = "gan2d" if shape.is_points else "an image model such as dcgan"
+        raise GankitError(f"model {cfg.model} needs {spec.data_kind} data but {cfg.data} is "
+                          f"{'2-D points' if shape.is_points else 'images'}: use --model {wanted}")
+    if spec.sizes and shape.size not in spec.sizes:
+        raise GankitError(f"model {cfg.model} needs --image-size in {', '.join(map(str, spec.sizes))}, got {shape.size}")
+    if spec.conditional and shape.num_classes < 2:
+        raise GankitError(f"model {cfg.model} is conditional but {cfg.data} has {shape.num_classes} class: "
+                          "use a labelled data set or keep at least two --classes")
+    g, d = spec.build(cfg, shape)
+    for net in (g, d):
+        INITS[cfg.init](net)
+    return g, d

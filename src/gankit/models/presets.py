@@ -1,0 +1,81 @@
+"""Every model name of the spec: an architecture plus the settings of its source document.
+
+WGAN, WGAN-GP and LSGAN are the DCGAN networks with another loss and optimizer, so they are
+presets here, not network files of their own.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from gankit.models.conditional import build_cdcgan
+from gankit.models.dcgan import build_dcgan
+from gankit.models.mlp import build_mlp, build_toy_mlp
+from gankit.models.upsample import build_upsample
+from gankit.models.spec import ModelSpec
+from gankit.registry import Registry
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+# Adam as Radford et al. 2016 and the PyTorch DCGAN example use it.
+RADFORD_ADAM = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), init="dcgan")
+CONV_SIZES = (16, 32, 64, 128)
+
+
+def width_for(small: int, large: int):
+    """A width preset that depends on the image size: ``small`` up to 32 px, ``large`` above."""
+    return lambda values: small if (values["image_size"] or 32) <= 32 else large
+
+
+MODELS.add("gan", ModelSpec(
+    build=build_mlp, source="tutorial 7a (Goodfellow et al. 2014)",
+    description="vanilla MLP GAN: G 100→32→64→128→784, D 784→128→64→32→1",
+    preset=dict(optimizer="adam", lr_g=2e-3, lr_d=2e-3, betas=(0.9, 0.999), init="default",
+                z_prior="uniform", image_size=28, batch_size=64, epochs=20, ngf=32, ndf=32, loss="bce"),
+))
+MODELS.add("cgan", ModelSpec(
+    build=partial(build_mlp, conditional=True), conditional=True, source="Mirza & Osindero 2014",
+    description="conditional MLP GAN: z ⊕ one-hot(y) → image, image ⊕ one-hot(y) → logit",
+    preset=dict(RADFORD_ADAM, init="default", image_size=28, batch_size=64, epochs=20, ngf=128, ndf=128, loss="bce"),
+))
+MODELS.add("dcgan", ModelSpec(
+    build=build_dcgan, sizes=CONV_SIZES, source="practical work 3-d (32 px), Radford et al. 2016 (64 px)",
+    description="DCGAN: strided ConvT generator, strided Conv discriminator, batch norm",
+    preset=dict(RADFORD_ADAM, image_size=32, batch_size=64, epochs=5, loss="bce",
+                ngf=width_for(32, 64), ndf=width_for(32, 64)),
+))
+MODELS.add("dcgan-upsample", ModelSpec(
+    build=build_upsample,
+    sizes=CONV_SIZES, source="STAT3007 tutorial",
+    description="DCGAN with nearest-upsample + 3×3 conv generator, 64 px",
+    preset=dict(RADFORD_ADAM, image_size=64, batch_size=64, epochs=10, n_fixed=16, ngf=64, ndf=64, loss="bce"),
+))
+MODELS.add("cdcgan", ModelSpec(
+    build=build_cdcgan, conditional=True, sizes=CONV_SIZES, source="practical work 3-d",
+    description="conditional DCGAN: label branches concatenated in both networks",
+    preset=dict(RADFORD_ADAM, image_size=32, batch_size=64, epochs=5, n_fixed=10, ngf=128, ndf=64, loss="bce"),
+))
+MODELS.add("wgan", ModelSpec(
+    build=build_dcgan, sizes=CONV_SIZES, source="Arjovsky et al. 2017",
+    description="Wasserstein GAN: DCGAN nets, critic clipped to ±0.01, RMSprop 5e-5, 5 critic steps",
+    preset=dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, init="dcgan", loss="wasserstein", clip=0.01,
+                n_critic=5, image_size=32, batch_size=64, epochs=10, ngf=width_for(32, 64), ndf=width_for(32, 64)),
+))
+MODELS.add("wgan-gp", ModelSpec(
+    build=partial(build_dcgan, critic_norm=None), sizes=CONV_SIZES, source="Gulrajani et al. 2017",
+    description="WGAN with gradient penalty λ=10, critic without batch norm, Adam(1e-4, β=(0, 0.9))",
+    preset=dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), init="dcgan", loss="wasserstein",
+                gp_lambda=10.0, n_critic=5, image_size=32, batch_size=64, epochs=10,
+                ngf=width_for(32, 64), ndf=width_for(32, 64)),
+))
+MODELS.add("lsgan", ModelSpec(
+    build=build_dcgan, sizes=CONV_SIZES, source="Mao et al. 2017",
+    description="least-squares GAN: DCGAN nets, least-squares loss",
+    preset=dict(RADFORD_ADAM, loss="least-squares", image_size=32, batch_size=64, epochs=5,
+                ngf=width_for(32, 64), ndf=width_for(32, 64)),
+))
+MODELS.add("gan2d", ModelSpec(
+    build=build_toy_mlp, data_kind="points", source="toy mixtures of Metz et al. 2017",
+    description="MLP GAN for 2-D points (ring8, grid25): 3×128 hidden units each",
+    preset=dict(optimizer="adam", lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.999), init="default", z_dim=16,
+                batch_size=256, epochs=20, ngf=128, ndf=128, loss="bce", n_fixed=1024),
+))

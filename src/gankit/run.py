@@ -1,0 +1,121 @@
+"""The Python API: ``train``, ``resume`` and ``load`` give a ``Run`` whose generator samples
+images (of a chosen class, too) and latent interpolations. The CLI is a thin layer over this."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.models import MODELS, DataShape, build_models
+from gankit.training.checkpoint import load_weights, read_checkpoint
+from gankit.training.runner import resolve_device, resume, train
+
+__all__ = ["Run", "load", "train", "resume"]
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> uint8 in [0, 255]."""
+    return ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+@dataclass
+class Run:
+    """A trained (or training) run: its directory, config and generator in eval mode."""
+
+    dir: Path
+    config: Config
+    generator: torch.nn.Module
+    shape: DataShape
+    class_names: list[str]
+    class_ids: list[int]
+    stopped: str = "done"
+
+    @classmethod
+    def from_trainer(cls, directory: Path, trainer, data, stopped: str = "done") -> "Run":
+        trainer.G.eval()
+        return cls(Path(directory), trainer.cfg, trainer.G, data.shape, data.class_names, data.class_ids,
+                   stopped=stopped)
+
+    @property
+    def conditional(self) -> bool:
+        return MODELS[self.config.model].conditional
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    def _z(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        z = torch.rand(n, self.config.z_dim, generator=gen) * 2 - 1 if self.config.z_prior == "uniform" \
+            else torch.randn(n, self.config.z_dim, generator=gen)
+        return z.to(self.device)
+
+    def class_index(self, label: int) -> int:
+        """The generator's class index of an original data-set label (e.g. digit 3)."""
+        if not self.conditional:
+            raise GankitError(f"model {self.config.model} is unconditional: a class needs cgan or cdcgan")
+        if label not in self.class_ids:
+            raise GankitError(f"class {label} is not in this run; it knows {', '.join(map(str, self.class_ids))}")
+        return self.class_ids.index(label)
+
+    def _labels(self, n: int, label: Optional[int], gen: torch.Generator) -> Optional[torch.Tensor]:
+        if label is not None:
+            return torch.full((n,), self.class_index(label), device=self.device)
+        if not self.conditional:
+            return None
+        return (torch.arange(n) % self.shape.num_classes).to(self.device)  # balanced classes
+
+    @torch.no_grad()
+    def _generate(self, z: torch.Tensor, y: Optional[torch.Tensor], batch: int = 500) -> torch.Tensor:
+        out = [self.generator(z[i:i + batch], None if y is None else y[i:i + batch]) for i in range(0, len(z), batch)]
+        x = torch.cat(out).cpu()
+        return x if self.shape.is_points else to_uint8(x)
+
+    def sample_with_labels(self, n: int, label: Optional[int] = None, seed: int = 0):
+        """(n samples, their original labels or -1): uint8 (n, C, H, W) images, or float (n, 2) points."""
+        if n < 1:
+            raise GankitError(f"--n must be at least 1, got {n}")
+        gen = torch.Generator().manual_seed(seed)
+        z = self._z(n, gen)
+        y = self._labels(n, label, gen)
+        labels = torch.full((n,), -1) if y is None else torch.tensor(self.class_ids)[y.cpu()]
+        return self._generate(z, y), labels
+
+    def sample(self, n: int = 64, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
+        """n generated samples: uint8 (n, C, H, W) images, or float (n, 2) toy points."""
+        return self.sample_with_labels(n, label, seed)[0]
+
+    def interpolate(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
+        """``rows`` strips of ``steps`` samples along α·z1 + (1 − α)·z2, α from 1 to 0 (so each
+        strip goes from G(z1) to G(z2)): uint8 (rows · steps, C, H, W), row-major."""
+        if steps < 2 or rows < 1:
+            raise GankitError(f"--steps must be at least 2 and --rows at least 1, got {steps} and {rows}")
+        gen = torch.Generator().manual_seed(seed)
+        z1, z2 = self._z(rows, gen), self._z(rows, gen)
+        alpha = torch.linspace(1, 0, steps, device=self.device)[None, :, None]
+        z = (alpha * z1[:, None] + (1 - alpha) * z2[:, None]).reshape(rows * steps, -1)
+        y = None
+        if label is not None or self.conditional:  # one class per strip: given, or drawn
+            per_row = torch.full((rows,), self.class_index(label)) if label is not None \
+                else torch.randint(self.shape.num_classes, (rows,), generator=gen)
+            y = per_row.repeat_interleave(steps).to(self.device)
+        return self._generate(z, y)
+
+
+def load(directory: str | Path, device: str = "auto") -> Run:
+    """A saved run, from ``DIR/checkpoints/last.pt``, ready to sample."""
+    state = read_checkpoint(Path(directory) / "checkpoints" / "last.pt")
+    cfg = Config.from_dict(state["config"], str(directory))
+    if cfg.model not in MODELS:
+        raise GankitError(f"{directory} was trained with model {cfg.model!r}, which this gankit does not know")
+    info = state["data"]
+    sample_shape = info["shape"]
+    shape = DataShape(num_classes=len(info["class_names"]), point_dim=sample_shape[0]) if len(sample_shape) == 1 \
+        else DataShape(channels=sample_shape[0], size=sample_shape[-1], num_classes=len(info["class_names"]))
+    generator, _ = build_models(cfg, shape)
+    load_weights(generator, state["generator"], "generator", directory)
+    generator.to(resolve_device(device)).eval()
+    return Run(Path(directory), cfg, generator, shape, info["class_names"], info["class_ids"])

@@ -1,0 +1,58 @@
+"""Checkpoints: everything needed to continue a run exactly (networks, optimizers, progress,
+RNG states, the fixed noise and the config), saved atomically and loaded with
+``weights_only=True`` so that a crafted file cannot run code."""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import GankitError
+from gankit.training.atomic import atomic_torch_save
+
+FORMAT = 1  # bumped when the layout changes; a newer file is refused with a clear message
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write ``state`` (tensors, numbers, strings, dicts and lists only) atomically."""
+    try:
+        atomic_torch_save({"format": FORMAT, **state}, path)
+    except OSError as err:
+        raise GankitError(f"could not write checkpoint {path}: {err.strerror or err}; "
+                          "the previous checkpoint is intact — free disk space and resume") from None
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint safely; every way a file can be wrong is one clear ``GankitError``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.pt"
+    if not path.is_file():
+        raise GankitError(f"no checkpoint at {path}: give a run directory made by `gankit train`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise GankitError(f"{path} holds objects a safe load refuses ({str(err).splitlines()[0][:80]}): "
+                          "it is not a gankit checkpoint, and it was not executed") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise GankitError(f"{path} is corrupt or truncated ({str(err).splitlines()[0][:80]}): "
+                          "restore it from a copy or start the run again") from None
+    if not isinstance(state, dict) or "format" not in state or "generator" not in state:
+        raise GankitError(f"{path} is not a gankit checkpoint")
+    if state["format"] > FORMAT:
+        raise GankitError(f"{path} was written by a newer gankit (checkpoint format {state['format']}, "
+                          f"this one reads up to {FORMAT}): upgrade gankit")
+    return state
+
+
+def load_weights(module: torch.nn.Module, weights: dict, what: str, path: Any) -> None:
+    """``load_state_dict`` with a one-line error when the checkpoint is of another model or shape."""
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as err:
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), "")
+        raise GankitError(f"{path}: the saved {what} does not fit this model ({detail[:120]}): "
+                          "it was trained with another model, size or width; use that run's settings") from None

@@ -1,0 +1,101 @@
+"""Small pieces that hang off the loop: the metrics log, the progress bar, the per-epoch sample
+grid, the loss plot and the checkpoint. Each reads the trainer; none changes training."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from gankit.training.checkpoint import save_checkpoint
+
+
+class Hook:
+    """Called by ``run_loop``; override what you need."""
+
+    def on_train_start(self, trainer) -> None: ...
+    def on_epoch_start(self, trainer) -> None: ...
+    def on_log(self, trainer, row: dict) -> None: ...
+    def on_epoch_end(self, trainer) -> None: ...
+    def on_train_end(self, trainer, ended: str) -> None: ...
+
+
+def epoch_label(trainer) -> int:
+    """The 1-based number of the epoch just finished or under way."""
+    return trainer.epoch + (1 if trainer.batch else 0)
+
+
+class MetricsLog(Hook):
+    """Appends each window's row to ``metrics.jsonl`` (flushed, so a kill loses at most a row)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, trainer, row: dict) -> None:
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+class ProgressBar(Hook):
+    """A tqdm bar per epoch: epoch, step, losses and images/s."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_epoch_start(self, trainer) -> None:
+        from tqdm.auto import tqdm
+
+        total = trainer.batches_per_epoch // trainer.cfg.n_critic
+        self.bar = tqdm(total=total, initial=trainer.batch // trainer.cfg.n_critic, unit="step", leave=True,
+                        desc=f"epoch {trainer.epoch + 1}/{trainer.cfg.epochs}", dynamic_ncols=True)
+        self.shown = trainer.step
+
+    def on_log(self, trainer, row: dict) -> None:
+        self.bar.update(trainer.step - self.shown)
+        self.shown = trainer.step
+        self.bar.set_postfix(step=trainer.step, loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
+                             img_s=f"{row['images_per_s']:.0f}", refresh=False)
+
+    def on_epoch_end(self, trainer) -> None:
+        self.bar.update(trainer.step - self.shown)
+        self.bar.close()
+
+
+class SampleGrid(Hook):
+    """``samples/epoch_NNN.png``: the fixed noise batch through G (a row per class when
+    conditional; a scatter over the data for 2-D points)."""
+
+    def __init__(self, folder: Path, real_points=None):
+        self.folder, self.real_points = folder, real_points
+
+    def on_epoch_end(self, trainer) -> None:
+        from gankit.plots import save_image_grid, save_points
+
+        path = self.folder / f"epoch_{epoch_label(trainer):03d}.png"
+        samples = trainer.fixed_samples().float().cpu()
+        if trainer.shape.is_points:
+            save_points(samples, self.real_points, path, title=f"step {trainer.step}")
+        else:
+            n = trainer.cfg.n_fixed
+            save_image_grid(samples, path, nrow=n if trainer.fixed_y is not None else math.ceil(math.sqrt(n)))
+
+
+class LossPlot(Hook):
+    """``losses.png`` from ``metrics.jsonl``, redrawn at the end of each epoch."""
+
+    def __init__(self, metrics: Path, path: Path):
+        self.metrics, self.path = metrics, path
+
+    def on_epoch_end(self, trainer) -> None:
+        from gankit.plots import plot_losses
+
+        plot_losses(self.metrics, self.path)
+
+
+class Checkpointer(Hook):
+    """``checkpoints/last.pt`` at the end of every epoch and when the run stops."""
+
+    def __init__(self, path: Path, extra: dict):
+        self.path, self.extra = path, extra
+
+    def on_epoch_end(self, trainer) -> None:
+        save_checkpoint({**trainer.state_dict(), **self.extra}, self.path)

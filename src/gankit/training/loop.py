@@ -1,0 +1,106 @@
+"""The epoch loop around ``GANTrainer.train_step``: metric windows, hooks, and clean stops.
+
+Statistics stay on the device until a window of ``log_every`` steps closes; then one transfer
+gives the window's mean row, checks it for NaN/inf (naming the first bad step), and times it.
+The time between window starts and syncs is the honest training time: hooks (grids, plots,
+checkpoints) run outside it.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional, Sequence
+
+import torch
+
+from gankit.errors import GankitError
+from gankit.training.hooks import Hook
+from gankit.training.signals import StopFlag
+from gankit.training.trainer import STAT_NAMES, GANTrainer
+
+
+class NonFiniteLoss(GankitError):
+    """A loss became NaN or infinite; the run stopped without saving the bad state."""
+
+
+class MetricWindow:
+    """Per-step statistics of the current window, kept on the device."""
+
+    def __init__(self, trainer: GANTrainer):
+        self.trainer = trainer
+        self.rows: list[torch.Tensor] = []
+        self.started = time.perf_counter()
+
+    def add(self, stats: torch.Tensor) -> None:
+        self.rows.append(stats)
+
+    def close(self) -> Optional[dict]:
+        """The mean row of the window (or None if empty); raises NonFiniteLoss naming the step."""
+        if not self.rows:
+            return None
+        t = self.trainer
+        values = torch.stack(self.rows).float().cpu()  # the one host sync of the window
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        bad = (~values.isfinite().all(1)).nonzero()
+        if len(bad):
+            step = t.step - len(self.rows) + int(bad[0]) + 1
+            names = [n for n, v in zip(STAT_NAMES, values[int(bad[0])]) if not v.isfinite()]
+            raise NonFiniteLoss(f"{', '.join(names)} became {values[int(bad[0])][STAT_NAMES.index(names[0])].item()} "
+                                f"at step {step} (epoch {t.epoch + 1}); the last good checkpoint is kept: "
+                                "lower --lr-d/--lr-g or change the loss, then train again or resume")
+        t.train_seconds += elapsed
+        images = len(self.rows) * t.cfg.batch_size * t.cfg.n_critic
+        row = dict(epoch=t.epoch + (1 if t.batch else 0), step=t.step,
+                   **{name: float(v) for name, v in zip(STAT_NAMES, values.mean(0))},
+                   time=round(t.train_seconds, 3), images_per_s=round(images / elapsed, 1))
+        self.rows = []
+        return row
+
+    def restart_clock(self) -> None:
+        self.started = time.perf_counter()
+
+
+def run_loop(trainer: GANTrainer, hooks: Sequence[Hook], stop: StopFlag) -> str:
+    """Train until ``epochs`` or ``max_steps`` is reached, or a stop is requested.
+
+    Returns why it ended: "done", "max_steps" or the signal name.
+    """
+    cfg = trainer.cfg
+    window = MetricWindow(trainer)
+
+    def flush() -> None:
+        row = window.close()
+        if row is not None:
+            for hook in hooks:
+                hook.on_log(trainer, row)
+        window.restart_clock()
+
+    for hook in hooks:
+        hook.on_train_start(trainer)
+    window.restart_clock()
+    ended = "done"
+    while trainer.epoch < cfg.epochs:
+        for hook in hooks:
+            hook.on_epoch_start(trainer)
+        window.restart_clock()
+        for batches in trainer.epoch_batches():
+            window.add(trainer.train_step(batches))
+            trainer.batch += len(batches)
+            trainer.step += 1
+            if trainer.step % cfg.log_every == 0:
+                flush()
+            if stop or (cfg.max_steps and trainer.step >= cfg.max_steps):
+                ended = stop.reason or "max_steps"
+                break
+        else:
+            trainer.epoch, trainer.batch = trainer.epoch + 1, 0
+        flush()
+        if not trainer.weights_finite():
+            raise NonFiniteLoss(f"the weights became NaN or infinite by step {trainer.step}; the last good "
+                                "checkpoint is kept: lower the learning rates and train again")
+        for hook in hooks:
+            hook.on_epoch_end(trainer)
+        if ended != "done":
+            break
+    for hook in hooks:
+        hook.on_train_end(trainer, ended)
+    return ended

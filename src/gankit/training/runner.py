@@ -1,0 +1,98 @@
+"""Start or continue a run: data, trainer, hooks, signal handling, then the loop."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from gankit.config import Config
+from gankit.data import load_data
+from gankit.errors import GankitError
+from gankit.training import hooks as H
+from gankit.training.checkpoint import read_checkpoint
+from gankit.training.loop import run_loop
+from gankit.training.run_dir import RunDir, create_run_dir, default_out, truncate_metrics, write_config_json
+from gankit.training.signals import StopFlag, stop_on_signals
+from gankit.training.trainer import GANTrainer
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available, else cpu; cuda without a GPU is an error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GankitError("--device cuda but no CUDA GPU is visible: use --device cpu or auto")
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def data_info(data, trainer: GANTrainer) -> dict:
+    """What the run's networks were built for; saved in config.json and the checkpoint."""
+    return dict(name=data.name, num_images=len(data), shape=list(data.shape.sample_shape),
+                class_names=data.class_names, class_ids=data.class_ids)
+
+
+def prepare(cfg: Config) -> tuple[GANTrainer, object]:
+    """Load the data and build the trainer for a resolved config."""
+    data = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image)
+    if len(data) < cfg.batch_size * cfg.n_critic:
+        raise GankitError(f"{cfg.data} has {len(data)} images, fewer than --batch-size × --n-critic = "
+                          f"{cfg.batch_size * cfg.n_critic}: lower --batch-size")
+    return GANTrainer(cfg, data, resolve_device(cfg.device)), data
+
+
+def make_hooks(run: RunDir, trainer: GANTrainer, data, info: dict, progress: bool) -> list[H.Hook]:
+    """The standard hooks, in the order they must run at an epoch's end (checkpoint last)."""
+    real_points = data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:2000]] \
+        if data.is_points else None
+    hooks: list[H.Hook] = [H.MetricsLog(run.metrics), H.SampleGrid(run.samples, real_points),
+                           H.LossPlot(run.metrics, run.losses)]
+    if progress:
+        hooks.insert(1, H.ProgressBar())
+    return hooks + [H.Checkpointer(run.checkpoint, dict(config=trainer.cfg.to_dict(), data=info))]
+
+
+def execute(run: RunDir, trainer: GANTrainer, data, progress: bool) -> str:
+    """Run the loop with Ctrl-C/SIGTERM turned into a checkpoint and a clean stop."""
+    info = data_info(data, trainer)
+    write_config_json(run, trainer.cfg.to_dict(), info)
+    with stop_on_signals(StopFlag()) as stop:
+        ended = run_loop(trainer, make_hooks(run, trainer, data, info, progress), stop)
+    log.info("run %s ended (%s) at epoch %d, step %d", run.root, ended, trainer.epoch, trainer.step)
+    return ended
+
+
+def train(config: Config, progress: bool = False):
+    """Train a new run from ``config``; returns the ``Run`` (its ``stopped`` says why it ended)."""
+    from gankit.run import Run
+
+    cfg = config.resolved()
+    run = create_run_dir(cfg.out or default_out(cfg.model, cfg.data))
+    cfg.out = str(run.root)
+    trainer, data = prepare(cfg)
+    ended = execute(run, trainer, data, progress)
+    return Run.from_trainer(run.root, trainer, data, stopped=ended)
+
+
+def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optional[int] = None,
+           progress: bool = False):
+    """Continue a run from ``checkpoints/last.pt`` exactly; ``epochs`` sets a new total."""
+    from gankit.run import Run
+
+    run = RunDir(Path(directory))
+    state = read_checkpoint(run.checkpoint)
+    cfg = Config.from_dict(state["config"], str(run.checkpoint))
+    cfg.epochs = epochs or cfg.epochs
+    cfg.max_steps = max_steps or cfg.max_steps
+    cfg.out = str(run.root)
+    cfg = cfg.resolved()
+    if state["epoch"] >= cfg.epochs:
+        raise GankitError(f"{run.root} has already trained {state['epoch']} epochs: pass --epochs N with N > {state['epoch']}")
+    if cfg.max_steps and state["step"] >= cfg.max_steps:
+        raise GankitError(f"{run.root} has already reached max_steps={cfg.max_steps}: pass --max-steps N with N > {state['step']}")
+    trainer, data = prepare(cfg)
+    trainer.load_state_dict(state, run.checkpoint)
+    truncate_metrics(run, trainer.step)
+    ended = execute(run, trainer, data, progress)
+    return Run.from_trainer(run.root, trainer, data, stopped=ended)

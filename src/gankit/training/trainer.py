@@ -1,0 +1,167 @@
+"""The GAN training step (Goodfellow et al. 2014, Algorithm 1, with the per-model choices of
+loss, critic steps, clipping and gradient penalty), and the state it needs to continue exactly.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+import torch
+
+from gankit.data import ImageData
+from gankit.losses import LOSSES, clip_weights, gradient_penalty
+from gankit.models import MODELS, build_models
+from gankit.training.optim import make_optimizer
+
+Tensor = torch.Tensor
+STAT_NAMES = ("loss_d", "loss_g", "loss_d_real", "loss_d_fake", "d_real", "d_fake")
+
+
+class GANTrainer:
+    """Networks, optimizers, the data on the device, RNGs and progress of one run.
+
+    Progress: ``epoch`` counts completed epochs, ``batch`` the real batches already used in the
+    current one, ``step`` the generator updates so far.
+    """
+
+    def __init__(self, cfg, data: ImageData, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.spec = MODELS[cfg.model]
+        self.shape = data.shape
+        torch.manual_seed(cfg.seed)
+        g, d = build_models(cfg, self.shape)
+        self.G, self.D = g.to(device), d.to(device)
+        self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), cfg.lr_g, cfg.betas)
+        self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), cfg.lr_d, cfg.betas)
+        self.loss = LOSSES[cfg.loss]
+        self.images, self.labels = data.images.to(device), data.labels.to(device)
+        self.noise = torch.Generator(device).manual_seed(cfg.seed + 1)
+        self.fixed_z, self.fixed_y = self.fixed_batch()
+        self.epoch = self.batch = self.step = 0
+        self.train_seconds = 0.0
+
+    # --- noise -----------------------------------------------------------------------------
+    def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """(n, z_dim) latent vectors from the configured prior: N(0, I) or U[-1, 1]."""
+        gen = generator or self.noise
+        shape = (n, self.cfg.z_dim)
+        if self.cfg.z_prior == "uniform":
+            return torch.rand(shape, generator=gen, device=gen.device) * 2 - 1
+        return torch.randn(shape, generator=gen, device=gen.device)
+
+    def sample_labels(self, n: int) -> Optional[Tensor]:
+        """(n,) uniform random class labels for a conditional generator, else None."""
+        if not self.spec.conditional:
+            return None
+        return torch.randint(self.shape.num_classes, (n,), generator=self.noise, device=self.device)
+
+    def fixed_batch(self) -> tuple[Tensor, Optional[Tensor]]:
+        """The noise batch drawn once per run for the per-epoch grids; the same for every run
+        with the same seed and z size. Conditional: the same ``n_fixed`` z for every class."""
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+        z = self.sample_z(self.cfg.n_fixed, gen)
+        if not self.spec.conditional:
+            return z.to(self.device), None
+        k = self.shape.num_classes
+        y = torch.arange(k).repeat_interleave(self.cfg.n_fixed)  # a row per class
+        return z.repeat(k, 1).to(self.device), y.to(self.device)
+
+    # --- data --------------------------------------------------------------------------------
+    @property
+    def batches_per_epoch(self) -> int:
+        """Whole groups of ``n_critic`` batches that fit in one pass (the remainder is dropped)."""
+        return len(self.images) // (self.cfg.batch_size * self.cfg.n_critic) * self.cfg.n_critic
+
+    def epoch_batches(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
+        """The rest of the current epoch as groups of ``n_critic`` (real, label) batches. The order
+        is a function of (seed, epoch) only, so a resumed run sees the same batches."""
+        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(
+            self.cfg.seed * 100_003 + self.epoch)).to(self.device)
+        bs, group = self.cfg.batch_size, self.cfg.n_critic
+        for start in range(self.batch, self.batches_per_epoch, group):
+            picks = [order[(start + i) * bs:(start + i + 1) * bs] for i in range(group)]
+            yield [(self.to_model_input(self.images[idx]), self.labels[idx]) for idx in picks]
+
+    def to_model_input(self, x: Tensor) -> Tensor:
+        """uint8 images -> float in [-1, 1]; toy points pass through."""
+        return x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
+
+    # --- the algorithm ------------------------------------------------------------------------
+    def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """One generator update after ``len(batches)`` discriminator updates. Returns the
+        detached statistics ``STAT_NAMES`` of the last D step and the G step, without a host sync."""
+        for i, (real, y_real) in enumerate(batches):
+            z, y_fake = self.sample_z(len(real)), self.sample_labels(len(real))
+            with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
+                fake = self.G(z, y_fake)
+            d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
+        loss_g = self.update_g(fake, y_fake)
+        return torch.stack([d_stats[0], loss_g, *d_stats[1:]]).detach()
+
+    def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
+        """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z)))."""
+        out_real, out_fake = self.D(real, y_real), self.D(fake, y_fake)
+        loss_real, loss_fake = self.loss.d_loss(out_real, out_fake)
+        loss_d = loss_real + loss_fake
+        if self.cfg.gp_lambda:
+            loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.D, real, fake, y_real, self.noise)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        if self.cfg.clip:
+            clip_weights(self.D, self.cfg.clip)
+        return loss_d, loss_real, loss_fake, self.score(out_real), self.score(out_fake)
+
+    def update_g(self, fake: Tensor, y_fake) -> Tensor:
+        """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z))."""
+        loss_g = self.loss.g_loss(self.D(fake, y_fake), self.cfg.g_loss)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return loss_g
+
+    def score(self, out: Tensor) -> Tensor:
+        """Mean D output as logged: a probability for BCE, the raw critic score otherwise."""
+        return (torch.sigmoid(out) if self.loss.probabilities else out).mean().detach()
+
+    # --- outputs and state -------------------------------------------------------------------
+    @torch.no_grad()
+    def fixed_samples(self) -> Tensor:
+        """G(fixed z) in eval mode (running batch-norm statistics, no dropout)."""
+        self.G.eval()
+        try:
+            return self.G(self.fixed_z, self.fixed_y)
+        finally:
+            self.G.train()
+
+    def weights_finite(self) -> bool:
+        """Whether every parameter of both networks is finite (checked before a checkpoint)."""
+        params = [p for net in (self.G, self.D) for p in net.parameters()]
+        return bool(torch.stack([p.isfinite().all() for p in params]).all())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly, in types a weights-only load accepts."""
+        state = dict(generator=self.G.state_dict(), discriminator=self.D.state_dict(),
+                     opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(),
+                     epoch=self.epoch, batch=self.batch, step=self.step, train_seconds=self.train_seconds,
+                     rng_cpu=torch.get_rng_state(), rng_noise=self.noise.get_state(),
+                     fixed_z=self.fixed_z.cpu(), fixed_y=None if self.fixed_y is None else self.fixed_y.cpu())
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], path: Any = "checkpoint") -> None:
+        """Restore a ``state_dict``; a checkpoint of another architecture is a one-line error."""
+        from gankit.training.checkpoint import load_weights
+
+        load_weights(self.G, state["generator"], "generator", path)
+        load_weights(self.D, state["discriminator"], "discriminator", path)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
+        self.train_seconds = state["train_seconds"]
+        torch.set_rng_state(state["rng_cpu"])
+        self.noise.set_state(state["rng_noise"])
+        if "rng_cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        self.fixed_z = state["fixed_z"].to(self.device)
+        self.fixed_y = None if state["fixed_y"] is None else state["fixed_y"].to(self.device)

@@ -49,12 +49,18 @@ def default_out(model: str, data: str) -> Path:
     return Path("runs") / f"{model}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def create_run_dir(out: str | Path) -> RunDir:
-    """Make a new run directory; an existing run there is an error, never overwritten."""
+def ensure_new(out: str | Path) -> RunDir:
+    """The RunDir for ``out``; an existing run there is an error, never overwritten."""
     run = RunDir(Path(out))
     if run.checkpoint.exists() or run.metrics.exists():
         raise GankitError(f"{run.root} already holds a run: `gankit resume {run.root}` continues it, "
                           "or choose another --out")
+    return run
+
+
+def create_run_dir(out: str | Path) -> RunDir:
+    """Make a new run directory (see ``ensure_new``)."""
+    run = ensure_new(out)
     try:
         run.samples.mkdir(parents=True, exist_ok=True)
         run.checkpoint.parent.mkdir(parents=True, exist_ok=True)

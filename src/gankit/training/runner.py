@@ -13,7 +13,7 @@ from gankit.errors import GankitError
 from gankit.training import hooks as H
 from gankit.training.checkpoint import read_checkpoint
 from gankit.training.loop import run_loop
-from gankit.training.run_dir import RunDir, create_run_dir, default_out, truncate_metrics, write_config_json
+from gankit.training.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.trainer import GANTrainer
 
@@ -68,9 +68,10 @@ def train(config: Config, progress: bool = False):
     from gankit.run import Run
 
     cfg = config.resolved()
-    run = create_run_dir(cfg.out or default_out(cfg.model, cfg.data))
-    cfg.out = str(run.root)
-    trainer, data = prepare(cfg)
+    cfg.out = str(cfg.out or default_out(cfg.model, cfg.data))
+    ensure_new(cfg.out)
+    trainer, data = prepare(cfg)  # before the directory exists: bad data leaves nothing behind
+    run = create_run_dir(cfg.out)
     ended = execute(run, trainer, data, progress)
     return Run.from_trainer(run.root, trainer, data, stopped=ended)
 

@@ -1,0 +1,187 @@
+"""The ``gankit`` command (SPEC §7): a thin layer over the Python API.
+
+Flags of ``train`` come from the ``Config`` dataclass, choices from the registries. Every user
+error is one line on stderr (exit 2); a run stopped by Ctrl-C/SIGTERM has saved its checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Optional, Sequence
+
+from gankit.config import Config, load_toml, parse_value
+from gankit.errors import GankitError
+
+EXIT_USAGE, EXIT_SIGNAL = 2, {"SIGINT": 130, "SIGTERM": 143}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--field-name`` per Config field; unset flags stay out of the namespace."""
+    group = parser.add_argument_group("config fields (also settable in --config F.toml)")
+    for f in fields(Config):
+        meta = f.metadata
+        help_text = meta["help"] + (f" [{'|'.join(map(str, meta['choices']))}]" if "choices" in meta else "")
+        kwargs = dict(nargs="?", const="true") if f.type == "bool" else {}
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS,
+                           metavar=f.name.upper(), help=help_text, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """TOML values, then flags on top; each value parsed and checked as its field."""
+    values = load_toml(args.config) if args.config else {}
+    for f in fields(Config):
+        if f.name in vars(args):
+            values[f.name] = parse_value(f.name, getattr(args, f.name), "command line")
+    return Config(**values)
+
+
+def run_summary(run, ended: str) -> None:
+    """Where the outputs are (stderr; stdout carries only the run directory, for scripts)."""
+    grids = sorted((run.dir / "samples").glob("epoch_*.png"))
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    if ended in EXIT_SIGNAL:
+        say(f"stopped by {ended}; checkpoint saved — continue with: gankit resume {run.dir}")
+    say(f"samples:    {grids[-1] if grids else '(none yet)'}")
+    say(f"loss plot:  {run.dir / 'losses.png'}")
+    say(f"checkpoint: {run.dir / 'checkpoints' / 'last.pt'}")
+    print(run.dir)
+
+
+def cmd_train(args) -> int:
+    from gankit.run import train
+
+    run = train(config_from_args(args), progress=not args.quiet)
+    run_summary(run, run.stopped)
+    return EXIT_SIGNAL.get(run.stopped, 0)
+
+
+def cmd_resume(args) -> int:
+    from gankit.run import resume
+
+    run = resume(args.dir, epochs=args.epochs, max_steps=args.max_steps, progress=not args.quiet)
+    run_summary(run, run.stopped)
+    return EXIT_SIGNAL.get(run.stopped, 0)
+
+
+def save_samples(samples, labels, out: Path, nrow: int) -> None:
+    """PNG grid (or scatter for points), or .npz with uint8 ``images`` (N, C, H, W) and ``labels``."""
+    import numpy as np
+
+    from gankit.plots import save_image_grid, save_points
+    from gankit.training.atomic import atomic_path
+
+    if out.suffix == ".npz":
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, images=samples.numpy(), labels=labels.numpy())
+    elif out.suffix == ".png":
+        (save_points(samples, None, out) if samples.dtype.is_floating_point else save_image_grid(samples, out, nrow))
+    else:
+        raise GankitError(f"--out {out}: use a .png (grid) or .npz (images and labels) file name")
+
+
+def cmd_sample(args) -> int:
+    from gankit.run import load
+
+    run = load(args.dir, args.device)
+    samples, labels = run.sample_with_labels(args.n, args.label, args.seed)
+    nrow = run.shape.num_classes if run.conditional and args.label is None else math.ceil(math.sqrt(args.n))
+    save_samples(samples, labels, Path(args.out), nrow)
+    print(args.out)
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from gankit.run import load
+
+    run = load(args.dir, args.device)
+    strips = run.interpolate(args.steps, args.rows, args.label, args.seed)
+    save_samples(strips, strips.new_full((len(strips),), -1), Path(args.out), nrow=args.steps)
+    print(args.out)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from gankit.models import MODELS
+
+    for name, spec in MODELS.items():
+        kind = "conditional" if spec.conditional else "points" if spec.data_kind == "points" else "unconditional"
+        print(f"{name:15s} {kind:13s} {spec.description}  [{spec.source}]")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from gankit.data import DATASETS, data_roots
+
+    roots = data_roots(args.data_dir)
+    print(f"looking under: {', '.join(map(str, roots))}")
+    for name, spec in DATASETS.items():
+        where = spec.locate(roots)
+        status = f"available ({where})" if where else f"not offline — {spec.how_to_get}"
+        print(f"{name:14s} {spec.description}\n{'':14s} {status}")
+    print(f"{'folder:PATH':14s} any folder of images; class sub-folders become labels")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gankit", description="Train, sample and compare GANs on image data.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show info-level log messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model; prints the run directory",
+                       description="Train MODEL on DATA. Fields left unset take the model's preset (see `gankit models`).")
+    p.add_argument("--config", metavar="F.toml", help="TOML file of config fields; flags override it")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("resume", help="continue a run from its last checkpoint, exactly")
+    p.add_argument("dir", help="run directory")
+    p.add_argument("--epochs", type=int, help="new total number of epochs")
+    p.add_argument("--max-steps", type=int, help="new limit on generator steps")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_resume)
+
+    for name, helptext, func in (("sample", "generate images: a PNG grid or an .npz for augmentation", cmd_sample),
+                                 ("interpolate", "latent interpolation strips α·z1 + (1−α)·z2", cmd_interpolate)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("dir", help="run directory")
+        if name == "sample":
+            p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+        else:
+            p.add_argument("--steps", type=int, default=10, help="images per strip (default 10)")
+            p.add_argument("--rows", type=int, default=8, help="number of strips (default 8)")
+        p.add_argument("--class", dest="label", type=int, help="class label for conditional models, e.g. 3")
+        p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+        p.add_argument("--out", required=True, metavar="F.png|F.npz", help="output file")
+        p.set_defaults(func=func)
+
+    sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)
+    p = sub.add_parser("datasets", help="list the data sets and whether each is available offline now")
+    p.add_argument("--data-dir", help="data root to look in (default $GANKIT_DATA, ~/.cache/gankit/data)")
+    p.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``gankit`` console script and ``python -m gankit``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="gankit: %(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except GankitError as err:
+        print(f"gankit: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gankit: interrupted (the last checkpoint is intact)", file=sys.stderr)
+        return EXIT_SIGNAL["SIGINT"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -99,8 +99,8 @@ def cmd_interpolate(args) -> int:
     from gankit.run import load
 
     run = load(args.dir, args.device)
-    strips = run.interpolate(args.steps, args.rows, args.label, args.seed)
-    save_samples(strips, strips.new_full((len(strips),), -1), Path(args.out), nrow=args.steps)
+    strips, labels = run.interpolate_with_labels(args.steps, args.rows, args.label, args.seed)
+    save_samples(strips, labels, Path(args.out), nrow=args.steps)
     print(args.out)
     return 0
 

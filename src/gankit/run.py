@@ -74,23 +74,29 @@ class Run:
         x = torch.cat(out).cpu()
         return x if self.shape.is_points else to_uint8(x)
 
+    def _original_labels(self, y: Optional[torch.Tensor], n: int) -> torch.Tensor:
+        """Data-set labels of generated samples: the class asked for, the run's only class, or -1."""
+        if y is not None:
+            return torch.tensor(self.class_ids)[y.cpu()]
+        return torch.full((n,), self.class_ids[0] if len(self.class_ids) == 1 else -1, dtype=torch.long)
+
     def sample_with_labels(self, n: int, label: Optional[int] = None, seed: int = 0):
-        """(n samples, their original labels or -1): uint8 (n, C, H, W) images, or float (n, 2) points."""
+        """(n samples, their labels): uint8 (n, C, H, W) images (float (n, 2) toy points) and
+        int64 (n,) data-set labels (-1 where an unconditional run of several classes has none)."""
         if n < 1:
             raise GankitError(f"--n must be at least 1, got {n}")
         gen = torch.Generator().manual_seed(seed)
         z = self._z(n, gen)
         y = self._labels(n, label, gen)
-        labels = torch.full((n,), -1) if y is None else torch.tensor(self.class_ids)[y.cpu()]
-        return self._generate(z, y), labels
+        return self._generate(z, y), self._original_labels(y, n)
 
     def sample(self, n: int = 64, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
         """n generated samples: uint8 (n, C, H, W) images, or float (n, 2) toy points."""
         return self.sample_with_labels(n, label, seed)[0]
 
-    def interpolate(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
+    def interpolate_with_labels(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0):
         """``rows`` strips of ``steps`` samples along α·z1 + (1 − α)·z2, α from 1 to 0 (so each
-        strip goes from G(z1) to G(z2)): uint8 (rows · steps, C, H, W), row-major."""
+        strip goes from G(z1) to G(z2)): uint8 (rows · steps, C, H, W), row-major, and labels."""
         if steps < 2 or rows < 1:
             raise GankitError(f"--steps must be at least 2 and --rows at least 1, got {steps} and {rows}")
         gen = torch.Generator().manual_seed(seed)
@@ -102,7 +108,11 @@ class Run:
             per_row = torch.full((rows,), self.class_index(label)) if label is not None \
                 else torch.randint(self.shape.num_classes, (rows,), generator=gen)
             y = per_row.repeat_interleave(steps).to(self.device)
-        return self._generate(z, y)
+        return self._generate(z, y), self._original_labels(y, rows * steps)
+
+    def interpolate(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
+        """The strips of ``interpolate_with_labels``, without the labels."""
+        return self.interpolate_with_labels(steps, rows, label, seed)[0]
 
 
 def load(directory: str | Path, device: str = "auto") -> Run:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from gankit.data.base import DatasetSpec, ImageData
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class IdxDataset:
             where = ", ".join(str(f) for f in self.folders([root]))
             raise GankitError(
                 f"{self.name} not found offline (looked in {where}) and the download failed "
-                f"({str(err).splitlines()[0][:80]}): put {FILES['train'][0]}.gz and the other IDX files "
+                f"({first_line(err)}): put {FILES['train'][0]}.gz and the other IDX files "
                 f"in {root / self.tv_class / 'raw'}, or pass --data-dir ROOT") from None
 
     def load(self, roots: Sequence[Path], split: str = "train", **_) -> ImageData:

@@ -10,7 +10,7 @@ import torch
 
 from gankit.data.base import DatasetSpec, ImageData
 from gankit.data.decode import decode_dataset
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 
 
 class TorchvisionSet:
@@ -37,7 +37,7 @@ class TorchvisionSet:
         try:
             return getattr(tvd, self.tv_class)(root, download=found is None, **self.split_kwargs(split), **tv_kwargs)
         except Exception as err:  # network failure, missing or corrupt files
-            raise GankitError(f"{self.name} not usable under {root} ({str(err).splitlines()[0][:100]}): "
+            raise GankitError(f"{self.name} not usable under {root} ({first_line(err)}): "
                               f"{self.how}") from None
 
 

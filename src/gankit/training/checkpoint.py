@@ -10,10 +10,12 @@ from typing import Any
 
 import torch
 
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 from gankit.training.atomic import atomic_torch_save
 
 FORMAT = 1  # bumped when the layout changes; a newer file is refused with a clear message
+REQUIRED_KEYS = {"format", "config", "data", "generator", "discriminator", "opt_g", "opt_d", "epoch", "batch",
+                 "step", "train_seconds", "rng_cpu", "rng_noise", "fixed_z", "fixed_y"}
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -35,16 +37,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise GankitError(f"{path} holds objects a safe load refuses ({str(err).splitlines()[0][:80]}): "
+        raise GankitError(f"{path} holds objects a safe load refuses ({first_line(err)}): "
                           "it is not a gankit checkpoint, and it was not executed") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise GankitError(f"{path} is corrupt or truncated ({str(err).splitlines()[0][:80]}): "
+        raise GankitError(f"{path} is corrupt or truncated ({first_line(err)}): "
                           "restore it from a copy or start the run again") from None
-    if not isinstance(state, dict) or "format" not in state or "generator" not in state:
-        raise GankitError(f"{path} is not a gankit checkpoint")
-    if state["format"] > FORMAT:
+    if isinstance(state, dict) and isinstance(state.get("format"), int) and state["format"] > FORMAT:
         raise GankitError(f"{path} was written by a newer gankit (checkpoint format {state['format']}, "
                           f"this one reads up to {FORMAT}): upgrade gankit")
+    missing = REQUIRED_KEYS - set(state) if isinstance(state, dict) else REQUIRED_KEYS
+    if missing:
+        raise GankitError(f"{path} is not a gankit checkpoint (it lacks {', '.join(sorted(missing))})")
     return state
 
 

@@ -1,6 +1,6 @@
 """2-D Gaussian mixtures for fast, visual mode-collapse studies (Metz et al. 2017, Srivastava
-et al. 2017): ``ring8`` (8 modes on a circle of radius 2, σ = 0.02) and ``grid25`` (a 5×5 grid
-with spacing 2, σ = 0.05). The label of a point is its mode."""
+et al. 2017): ``ring8`` (8 modes on a circle of radius 2) and ``grid25`` (a 5×5 grid with
+spacing 2), each mode a Gaussian with σ = 0.05. The label of a point is its mode."""
 from __future__ import annotations
 
 import math
@@ -25,7 +25,7 @@ def grid25_modes() -> torch.Tensor:
     return torch.cartesian_prod(axis, axis)
 
 
-TOY_MIXTURES = {"ring8": (ring8_modes, 0.02), "grid25": (grid25_modes, 0.05)}
+TOY_MIXTURES = {"ring8": (ring8_modes, 0.05), "grid25": (grid25_modes, 0.05)}
 
 
 def toy_modes(name: str) -> tuple[torch.Tensor, float]:

@@ -1,0 +1,171 @@
+"""The training loop as the algorithm: it learns (a 2-D mixture's modes), resumes exactly, and
+loses nothing when stopped, killed or hit by a NaN."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+import gankit
+from gankit import Config, GankitError
+from gankit.data import load_data, toy_modes
+from gankit.metrics.modes import mode_coverage
+from gankit.training import hooks as H
+from gankit.training.checkpoint import read_checkpoint
+from gankit.training.loop import NonFiniteLoss, run_loop
+from gankit.training.runner import resume
+from gankit.training.signals import StopFlag
+from gankit.training.trainer import GANTrainer
+
+TINY = dict(data="digits", ngf=8, ndf=8, batch_size=32, device="cpu")
+
+
+def weights_equal(dir_a, dir_b) -> bool:
+    a, b = read_checkpoint(dir_a), read_checkpoint(dir_b)
+    nets = ("generator", "discriminator")
+    return all(torch.equal(a[n][k], b[n][k]) for n in nets for k in a[n]) and a["step"] == b["step"]
+
+
+def metric_rows(run_dir) -> list[dict]:
+    """Rows without the wall-clock fields, which differ between any two runs."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in rows]
+
+
+def test_mode_coverage_on_known_points():
+    centres, std = toy_modes("ring8")
+    real = load_data("ring8").images[:4000]
+    full = mode_coverage(real, centres, std)
+    assert full["modes_covered"] == 8 and full["high_quality"] > 0.98  # 1 − e^(−4.5) within 3σ in 2-D and full["mode_kl"] < 0.01
+    one_mode = centres[3].expand(1000, 2)
+    collapsed = mode_coverage(one_mode, centres, std)
+    assert collapsed["modes_covered"] == 1
+    assert collapsed["mode_kl"] == pytest.approx(torch.log(torch.tensor(8.0)).item(), abs=1e-5)
+    far = mode_coverage(torch.full((100, 2), 10.0), centres, std)
+    assert far["modes_covered"] == 0 and far["high_quality"] == 0
+
+
+def test_ring8_gan_learns_the_modes(tmp_path):
+    """WGAN-GP on the 2-D MLP, seeded: after 800 steps its samples sit on at least 6 of the 8 modes."""
+    centres, std = toy_modes("ring8")
+    cfg = Config(model="gan2d", data="ring8", loss="wasserstein", gp_lambda=0.1, n_critic=5, lr_g=1e-3,
+                 lr_d=1e-3, betas=(0.5, 0.9), batch_size=256, max_steps=800, epochs=100, log_every=100,
+                 seed=0, device="cpu", out=str(tmp_path / "ring"))
+    before = mode_coverage(GANTrainer(cfg.resolved(), load_data("ring8"), torch.device("cpu")).fixed_samples(),
+                           centres, std)
+    after = mode_coverage(gankit.train(cfg).sample(2000), centres, std)
+    assert before["modes_covered"] <= 1
+    assert after["modes_covered"] >= 6, after
+    assert after["high_quality"] > 0.1, after
+    assert (tmp_path / "ring" / "samples" / "epoch_021.png").exists()  # 39 steps per epoch: 50,000 // (256 · 5)
+
+
+@pytest.mark.parametrize("model", ["gan", "dcgan", "cdcgan", "wgan", "wgan-gp"])
+def test_resume_at_an_epoch_boundary_is_exact(model, tmp_path):
+    """Dropout, batch norm, labels, clipping and the gradient penalty's noise all resume exactly."""
+    size = dict(image_size=28) if model == "gan" else {}
+    gankit.train(Config(model=model, epochs=2, out=str(tmp_path / "straight"), **TINY, **size))
+    gankit.train(Config(model=model, epochs=1, out=str(tmp_path / "stopped"), **TINY, **size))
+    resume(tmp_path / "stopped", epochs=2)
+    assert weights_equal(tmp_path / "straight", tmp_path / "stopped")
+    assert metric_rows(tmp_path / "straight") == metric_rows(tmp_path / "stopped")
+
+
+def test_resume_in_the_middle_of_an_epoch_is_exact(tmp_path):
+    gankit.train(Config(model="dcgan", epochs=2, out=str(tmp_path / "straight"), **TINY))
+    stopped = gankit.train(Config(model="dcgan", epochs=2, max_steps=17, out=str(tmp_path / "stopped"), **TINY))
+    assert stopped.stopped == "max_steps" and read_checkpoint(tmp_path / "stopped")["batch"] == 17
+    resume(tmp_path / "stopped", max_steps=10**6)
+    assert weights_equal(tmp_path / "straight", tmp_path / "stopped")
+    steps = [r["step"] for r in metric_rows(tmp_path / "stopped")]
+    assert steps == sorted(set(steps))  # no step logged twice
+
+
+def test_a_stop_request_saves_a_checkpoint_and_resumes_exactly(tmp_path):
+    """What Ctrl-C does: the flag is set mid-epoch; the loop finishes the step and saves."""
+
+    class PressCtrlC(H.Hook):
+        def __init__(self, flag):
+            self.flag = flag
+
+        def on_log(self, trainer, row):
+            if trainer.step == 20:
+                self.flag.reason = "SIGINT"
+
+    cfg = Config(model="dcgan", epochs=2, out=str(tmp_path / "stopped"), log_every=5, **TINY).resolved()
+    from gankit.training.runner import make_hooks, prepare
+    from gankit.training.run_dir import create_run_dir
+
+    trainer, data = prepare(cfg)
+    run = create_run_dir(cfg.out)
+    flag = StopFlag()
+    hooks = [PressCtrlC(flag), *make_hooks(run, trainer, data, {}, progress=False)]
+    assert run_loop(trainer, hooks, flag) == "SIGINT"
+    assert read_checkpoint(run.root)["step"] == 20
+    resume(run.root)
+    gankit.train(Config(model="dcgan", epochs=2, out=str(tmp_path / "straight"), log_every=5, **TINY))
+    assert weights_equal(tmp_path / "straight", run.root)
+
+
+def test_resume_after_a_kill_drops_rows_logged_after_the_checkpoint(tmp_path):
+    """A kill between checkpoints leaves rows newer than last.pt; resuming must not log them twice."""
+    gankit.train(Config(model="dcgan", epochs=1, out=str(tmp_path / "run"), **TINY))
+    saved = tmp_path / "epoch1.pt"
+    shutil.copy(tmp_path / "run" / "checkpoints" / "last.pt", saved)
+    resume(tmp_path / "run", epochs=2)  # logs epoch 2 ...
+    shutil.copy(saved, tmp_path / "run" / "checkpoints" / "last.pt")  # ... but "dies" before its checkpoint
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as fh:
+        fh.write('{"epoch": 2, "step": 99')  # and a torn last line
+    resume(tmp_path / "run", epochs=2)
+    gankit.train(Config(model="dcgan", epochs=2, out=str(tmp_path / "straight"), **TINY))
+    assert metric_rows(tmp_path / "run") == metric_rows(tmp_path / "straight")
+
+
+def test_nan_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    class PoisonAfterFirstEpoch(H.Hook):
+        def on_epoch_end(self, trainer):
+            if trainer.epoch == 1:
+                with torch.no_grad():
+                    next(trainer.D.parameters()).fill_(float("nan"))
+
+    cfg = Config(model="dcgan", epochs=3, out=str(tmp_path / "run"), log_every=4, **TINY).resolved()
+    from gankit.training.runner import make_hooks, prepare
+    from gankit.training.run_dir import create_run_dir
+
+    trainer, data = prepare(cfg)
+    run = create_run_dir(cfg.out)
+    hooks = [*make_hooks(run, trainer, data, {}, progress=False), PoisonAfterFirstEpoch()]  # after the checkpoint
+    with pytest.raises(NonFiniteLoss, match=r"at step 57 \(epoch 2\)") as info:
+        run_loop(trainer, hooks, StopFlag())
+    assert "\n" not in str(info.value) and "last good checkpoint" in str(info.value)
+    saved = read_checkpoint(run.root)
+    assert saved["step"] == 56 and saved["epoch"] == 1  # 1797 // 32 = 56 steps in epoch 1
+    assert all(torch.isfinite(v).all() for v in saved["discriminator"].values() if v.is_floating_point())
+
+
+def test_runs_are_reproducible_under_a_seed(tmp_path):
+    for name in ("a", "b"):
+        gankit.train(Config(model="dcgan", max_steps=6, out=str(tmp_path / name), **TINY))
+    assert weights_equal(tmp_path / "a", tmp_path / "b")
+    gankit.train(Config(model="dcgan", max_steps=6, seed=1, out=str(tmp_path / "c"), **TINY))
+    assert not weights_equal(tmp_path / "a", tmp_path / "c")
+
+
+def test_losses_move_and_stay_finite(tmp_path):
+    gankit.train(Config(model="dcgan", epochs=1, log_every=5, out=str(tmp_path / "run"), **TINY))
+    rows = metric_rows(tmp_path / "run")
+    assert len(rows) == 12  # 56 steps: windows at 5, 10, ..., 55, and the epoch's last step
+    for key in ("loss_d", "loss_g", "d_real", "d_fake"):
+        values = [r[key] for r in rows]
+        assert all(torch.isfinite(torch.tensor(values)))
+        assert max(values) - min(values) > 1e-3, key
+    assert all(0 <= r["d_real"] <= 1 and 0 <= r["d_fake"] <= 1 for r in rows)
+    assert rows[0]["loss_d"] == pytest.approx(rows[0]["loss_d_real"] + rows[0]["loss_d_fake"], rel=1e-5)
+
+
+def test_resume_rejects_a_finished_run(tmp_path):
+    gankit.train(Config(model="dcgan", epochs=1, out=str(tmp_path / "run"), **TINY))
+    with pytest.raises(GankitError, match="--epochs N with N > 1"):
+        resume(tmp_path / "run")

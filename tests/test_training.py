@@ -169,3 +169,21 @@ def test_resume_rejects_a_finished_run(tmp_path):
     gankit.train(Config(model="dcgan", epochs=1, out=str(tmp_path / "run"), **TINY))
     with pytest.raises(GankitError, match="--epochs N with N > 1"):
         resume(tmp_path / "run")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["dcgan", "cdcgan"])
+def test_real_mnist_run(model, tmp_path):
+    """A few hundred steps on the real MNIST: D no longer wins outright and the samples vary."""
+    from conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"real MNIST not found at {SHARED_DATA}/MNIST/raw (only on machines with ../shared/data)")
+    run = gankit.train(Config(model=model, data="mnist", data_dir=str(SHARED_DATA), max_steps=300,
+                              out=str(tmp_path / "run"), device="cpu"))
+    rows = metric_rows(tmp_path / "run")
+    assert rows[-1]["step"] == 300 and all(torch.isfinite(torch.tensor([r["loss_g"] for r in rows])))
+    images = run.sample(64, label=3 if model == "cdcgan" else None).float()
+    assert images.shape == (64, 1, 32, 32)
+    assert images.std(0).mean() > 10  # not one image 64 times (no collapse to a point)
+    assert images.mean() < 128  # mostly dark background, like MNIST

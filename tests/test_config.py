@@ -211,3 +211,12 @@ def test_spec_fields_exist():
     assert set(spec) <= set(FIELDS)
     assert FIELDS["optimizer"].metadata["choices"] == ("adam", "rmsprop", "sgd", "adadelta", "adagrad")
     assert set(FIELDS["g_loss"].metadata["choices"]) == {"non-saturating", "saturating"}
+
+
+def test_conditional_grids_are_ten_per_class():
+    """A row per class of 10 samples, as the practical work's class grid (not 64 per class)."""
+    from gankit.models import MODELS
+
+    for name, spec in MODELS.items():
+        if spec.conditional:
+            assert Config(model=name).resolved().n_fixed == 10, name

@@ -300,3 +300,19 @@ def test_real_mnist():
     assert (data.images[:, :, :2] == 0).all()  # padded border
     test = load_data("mnist", data_dir=str(SHARED_DATA), image_size=28, split="test")
     assert test.images.shape == (10_000, 1, 28, 28)
+
+
+def test_decode_dataset_of_a_torchvision_set_is_cached(tmp_path):
+    """The path CelebA and Flowers-102 take: (PIL image, target) items decoded at the training
+    size in worker processes, then read back from the cache."""
+    from torchvision.datasets import FakeData
+
+    from gankit.data.decode import cache_dir, decode_dataset
+
+    ds = FakeData(size=300, image_size=(3, 50, 40), num_classes=4, random_offset=7)
+    images, kept = decode_dataset(ds, 32, key="fake")
+    assert images.shape == (300, 3, 32, 32) and images.dtype == torch.uint8
+    torch.testing.assert_close(kept, torch.arange(300))
+    assert len(list(cache_dir().glob("*.pt"))) == 1
+    again, _ = decode_dataset(ds, 32, key="fake")
+    assert torch.equal(images, again)

@@ -9,12 +9,12 @@ from gankit.config import Config
 from gankit.errors import GankitError
 
 __version__ = "0.1.0"
-__all__ = ["Config", "GankitError", "Run", "load", "train", "__version__"]
+__all__ = ["Config", "GankitError", "Run", "load", "resume", "train", "__version__"]
 
 
 def __getattr__(name):
     # The API entry points import torch-heavy modules; load them on first use only.
-    if name in ("train", "load", "Run"):
+    if name in ("train", "resume", "load", "Run"):
         from gankit import run
 
         return getattr(run, name)

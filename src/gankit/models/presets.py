@@ -35,7 +35,8 @@ MODELS.add("gan", ModelSpec(
 MODELS.add("cgan", ModelSpec(
     build=partial(build_mlp, conditional=True), conditional=True, source="Mirza & Osindero 2014",
     description="conditional MLP GAN: z ⊕ one-hot(y) → image, image ⊕ one-hot(y) → logit",
-    preset=dict(RADFORD_ADAM, init="default", image_size=28, batch_size=64, epochs=20, ngf=128, ndf=128, loss="bce"),
+    preset=dict(RADFORD_ADAM, init="default", image_size=28, batch_size=64, epochs=20, n_fixed=10, ngf=128, ndf=128,
+                loss="bce"),
 ))
 MODELS.add("dcgan", ModelSpec(
     build=build_dcgan, sizes=CONV_SIZES, source="practical work 3-d (32 px), Radford et al. 2016 (64 px)",

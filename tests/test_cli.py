@@ -23,7 +23,7 @@ from gankit.models import MODELS
 
 TINY = ["--ngf", "8", "--ndf", "8", "-q"]
 METRIC_KEYS = {"epoch", "step", "loss_d", "loss_g", "d_real", "d_fake", "time", "images_per_s"}
-STEPS_PER_EPOCH = 1797 // 64  # digits at the default batch size, remainder dropped
+STEPS_PER_EPOCH = 1437 // 64  # digits at the default batch size, remainder dropped
 
 
 def grid_size(cols: int, rows: int, px: int = 32, pad: int = 2) -> tuple[int, int]:
@@ -102,7 +102,7 @@ def test_train_writes_the_run_dir(dcgan_run):
         assert (run / rel).is_file(), rel
     doc = json.loads((run / "config.json").read_text())
     assert doc["config"]["model"] == "dcgan" and doc["config"]["ngf"] == 8 and doc["config"]["lr_g"] == 2e-4
-    assert doc["data"]["shape"] == [1, 32, 32] and doc["data"]["num_images"] == 1797
+    assert doc["data"]["shape"] == [1, 32, 32] and doc["data"]["num_images"] == 1437
     assert {"gankit", "torch"} <= set(doc["versions"])
     rows = read_metrics(run)
     assert rows and all(METRIC_KEYS <= set(r) for r in rows)

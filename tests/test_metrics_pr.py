@@ -77,8 +77,8 @@ def test_agrees_with_torch_fidelity_and_finds_its_orientation():
     theirs = prc.prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False,
                                         verbose=False)
     assert ours["precision"] > 0.9 and ours["recall"] == pytest.approx(3 / MODES, abs=0.05)
-    assert theirs["precision"] == pytest.approx(ours["precision"], abs=1e-9), "torch-fidelity's values are swapped"
-    assert theirs["recall"] == pytest.approx(ours["recall"], abs=1e-9)
+    assert theirs["precision"] == pytest.approx(ours["precision"], abs=1e-6), "torch-fidelity's values are swapped"
+    assert theirs["recall"] == pytest.approx(ours["recall"], abs=1e-6)  # its means are float32
 
 
 def test_errors_are_one_line():

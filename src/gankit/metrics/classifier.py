@@ -3,8 +3,8 @@ training set and cached, that turns generated images into numbers a CPU gives in
 label accuracy of conditional samples, classes covered, the KL divergence of the samples' class
 histogram to the real one (mode collapse), and a Fréchet distance on its penultimate features.
 
-The network is a small VGG-style CNN on 32×32 inputs (two conv blocks, a 128-unit layer); on
-MNIST it reaches about 99 % test accuracy in a few epochs, well above what the checks need.
+The network is a small CNN on 32×32 inputs (three conv-BN-ReLU-pool blocks of 16, 32 and 64
+channels, then 128 units), trained for a few epochs with small random shifts.
 """
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ class DomainClassifier(nn.Module):
         super().__init__()
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
-            return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(True),
-                    nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(True), nn.MaxPool2d(2)]
+            return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(True), nn.MaxPool2d(2)]
 
-        self.body = nn.Sequential(*block(channels, 32), *block(32, 64), *block(64, 128),  # (B, 128, 4, 4)
-                                  nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 16, 128), nn.ReLU(True))
+        # ~2.5 M multiply-adds per image: cheap enough to train on 60,000 images in minutes on a CPU.
+        self.body = nn.Sequential(*block(channels, 16), *block(16, 32), *block(32, 64),  # (B, 64, 4, 4)
+                                  nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 16, 128), nn.ReLU(True))
         self.head = nn.Linear(128, num_classes)
 
     @staticmethod
@@ -116,7 +116,7 @@ def domain_classifier(data: str, data_dir: Optional[str] = None, classes=None, e
     training split and scored on the test split."""
     from gankit.data import load_data
 
-    key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v1"
+    key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v2"
     path = classifier_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     if path.exists():
         try:

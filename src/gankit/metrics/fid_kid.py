@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 import torch
 
 from gankit.errors import GankitError
@@ -215,7 +216,7 @@ def fid_kid(real: FeatureStats, fake: Union[FeatureStats, torch.Tensor], kid_sub
     return out
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     """‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) with scipy's ``sqrtm``, as pytorch-fid writes it: an
     independent cross-check for the tests, not the library path."""
     from scipy import linalg

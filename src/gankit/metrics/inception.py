@@ -164,7 +164,7 @@ def check_images(n: int = 4, seed: int = 0) -> torch.Tensor:
 
 def torchscript_features(script: torch.jit.ScriptModule, images: torch.Tensor) -> torch.Tensor:
     """The TorchScript's 2048-d features of uint8 (N, 3, 299, 299) images, scaled as it expects."""
-    with torch.inference_mode():
+    with torch.no_grad():
         return script((images.float() - 128) / 128).double()
 
 
@@ -283,7 +283,10 @@ class InceptionFeatures(nn.Module):
 
     def __init__(self, weights: Optional[Path] = None, channels_last: bool = True):
         super().__init__()
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        try:
+            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        except ImportError:
+            raise GankitError("Inception features need torch-fidelity: pip install torch-fidelity") from None
 
         self.weights_path = Path(weights) if weights is not None else inception_weights_path()
         self.weights_sha256 = sha256_file(self.weights_path)
@@ -313,7 +316,7 @@ class InceptionFeatures(nn.Module):
             x = x.expand(-1, 3, -1, -1)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.no_grad():
             (features,) = self.net(x)
         return features.double()
 

@@ -105,6 +105,25 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from gankit.metrics.evaluate import evaluate, floor_samples
+    from gankit.run import load
+
+    run = load(args.dir, args.device)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    fakes = floor_samples(run, args.n, args.seed) if args.floor else None
+    doc = evaluate(run, metrics, args.n, args.n_real, args.reference, args.seed, fakes=fakes,
+                   out_name="eval_floor.json" if args.floor else "eval.json")
+    prov = doc["provenance"]
+    what = "real test images" if args.floor else "samples"
+    print(f"{run.dir}: {prov['n']} {what} vs {prov['n_real']} real ({prov['reference_split']} split), step {prov['step']}")
+    for name, value in doc["metrics"].items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"  {name:28s} {shown}")
+    print(f"  seconds: {', '.join(f'{k} {v}' for k, v in doc['seconds'].items())}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from gankit.models import MODELS
 
@@ -160,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         p.add_argument("--out", required=True, metavar="F.png|F.npz", help="output file")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("eval", help="measure a run: FID, KID, precision/recall, IS, classifier, nearest neighbours",
+                       description="Writes DIR/eval.json and prints a table.")
+    p.add_argument("dir", help="run directory")
+    p.add_argument("--metrics", default="fid,kid,pr,is,classifier,nn",
+                   help="comma-separated, from: fid, kid, pr, is, classifier, nn (default: all)")
+    p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    p.add_argument("--n-real", type=int, help="real images (default: --n)")
+    p.add_argument("--reference", default="train", choices=("train", "test"), help="real split (default train)")
+    p.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
+    p.add_argument("--floor", action="store_true",
+                   help="score --n real test images instead of samples: the best any generator can do (eval_floor.json)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.set_defaults(func=cmd_eval)
 
     sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)
     p = sub.add_parser("datasets", help="list the data sets and whether each is available offline now")

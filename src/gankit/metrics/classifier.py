@@ -152,3 +152,23 @@ def class_statistics(pred: torch.Tensor, reference: torch.Tensor, num_classes: i
     if labels is not None:
         stats["label_accuracy"] = float((pred == labels).double().mean())
     return stats
+
+
+def match_classifier_input(images: torch.Tensor, cfg) -> torch.Tensor:
+    """Generated uint8 images at the run's size -> the classifier's 32 px input, prepared the
+    way its training data was: back to the data set's own size (undoing the run's padding or
+    resizing), then padded or resized to 32 px as ``load_data`` does."""
+    from gankit.data import dataset_spec
+    from gankit.data.base import fit_images
+
+    native = dataset_spec(cfg.data).native_size
+    size = images.shape[-1]
+    if native is None or size == native:
+        return fit_images(images, INPUT_SIZE, "auto") if native else DomainClassifier.prepare(images)
+    padded = cfg.fit == "pad" or (cfg.fit == "auto" and 0 < size - native <= 4)
+    if padded:
+        p = (size - native) // 2
+        images = images[..., p:p + native, p:p + native]
+    else:
+        images = fit_images(images, native, "resize")
+    return fit_images(images, INPUT_SIZE, "auto")

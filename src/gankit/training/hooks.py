@@ -99,3 +99,34 @@ class Checkpointer(Hook):
 
     def on_epoch_end(self, trainer) -> None:
         save_checkpoint({**trainer.state_dict(), **self.extra}, self.path)
+
+
+class EvalMonitor(Hook):
+    """Every ``eval_every`` whole epochs, the chosen metrics of the current generator appended to
+    ``eval_history.jsonl`` (Inception in bf16 on the CPU: cheap monitoring; ``gankit eval``
+    reports fp32). The global RNG is restored afterwards, so training continues exactly."""
+
+    def __init__(self, root: Path, data_info: dict):
+        self.root, self.info = root, data_info
+
+    def on_epoch_end(self, trainer) -> None:
+        cfg = trainer.cfg
+        if not cfg.eval_every or trainer.batch or trainer.epoch % cfg.eval_every:
+            return
+        import torch
+
+        from gankit.metrics.evaluate import evaluate
+        from gankit.run import Run
+
+        run = Run(self.root, cfg, trainer.G, trainer.shape, self.info["class_names"], self.info["class_ids"])
+        metrics = [m.strip() for m in cfg.eval_metrics.split(",") if m.strip()]
+        with torch.random.fork_rng(devices=[]):
+            trainer.G.eval()
+            try:
+                doc = evaluate(run, metrics, cfg.eval_n, bf16=trainer.device.type == "cpu", out_name=None)
+            finally:
+                trainer.G.train()
+        numbers = {k: v for k, v in doc["metrics"].items() if isinstance(v, (int, float)) or v is None}
+        row = dict(epoch=trainer.epoch, step=trainer.step, **numbers, seconds=sum(doc["seconds"].values()))
+        with (self.root / "eval_history.jsonl").open("a") as fh:
+            fh.write(json.dumps(row) + "\n")

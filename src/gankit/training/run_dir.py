@@ -39,6 +39,10 @@ class RunDir:
         return self.root / "losses.png"
 
     @property
+    def eval_history(self) -> Path:
+        return self.root / "eval_history.jsonl"
+
+    @property
     def checkpoint(self) -> Path:
         return self.root / "checkpoints" / "last.pt"
 
@@ -91,16 +95,16 @@ def write_config_json(run: RunDir, cfg_dict: dict, data_info: dict) -> None:
     atomic_write_text(json.dumps(doc, indent=2) + "\n", run.config)
 
 
-def truncate_metrics(run: RunDir, step: int) -> None:
-    """Drop rows logged after the checkpoint being resumed (a kill lands between checkpoints),
-    so the resumed log has no duplicated steps."""
-    if not run.metrics.exists():
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop rows of a ``.jsonl`` log written after the checkpoint being resumed (a kill lands
+    between checkpoints), so the resumed log has no duplicated steps."""
+    if not path.exists():
         return
     keep = []
-    for line in run.metrics.read_text().splitlines():
+    for line in path.read_text().splitlines():
         try:
             if json.loads(line)["step"] <= step:
                 keep.append(line)
         except (json.JSONDecodeError, KeyError, TypeError):
             pass  # a torn last line
-    atomic_write_text("".join(l + "\n" for l in keep), run.metrics)
+    atomic_write_text("".join(l + "\n" for l in keep), path)

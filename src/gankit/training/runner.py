@@ -50,7 +50,8 @@ def make_hooks(run: RunDir, trainer: GANTrainer, data, info: dict, progress: boo
                            H.LossPlot(run.metrics, run.losses)]
     if progress:
         hooks.insert(1, H.ProgressBar())
-    return hooks + [H.Checkpointer(run.checkpoint, dict(config=trainer.cfg.to_dict(), data=info))]
+    return hooks + [H.Checkpointer(run.checkpoint, dict(config=trainer.cfg.to_dict(), data=info)),
+                    H.EvalMonitor(run.root, info)]  # after the checkpoint: a failing metric loses nothing
 
 
 def execute(run: RunDir, trainer: GANTrainer, data, progress: bool) -> str:
@@ -94,6 +95,7 @@ def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optio
         raise GankitError(f"{run.root} has already reached max_steps={cfg.max_steps}: pass --max-steps N with N > {state['step']}")
     trainer, data = prepare(cfg)
     trainer.load_state_dict(state, run.checkpoint)
-    truncate_metrics(run, trainer.step)
+    truncate_metrics(run.metrics, trainer.step)
+    truncate_metrics(run.eval_history, trainer.step)
     ended = execute(run, trainer, data, progress)
     return Run.from_trainer(run.root, trainer, data, stopped=ended)

@@ -1,0 +1,259 @@
+"""`gankit eval`: the metrics of a run, chosen by name, written to ``DIR/eval.json``.
+
+Metrics share their expensive inputs (generated samples, real images, Inception and classifier
+features), which ``Evaluation`` computes once and on demand. Each metric returns a flat dict with
+stable names; ``eval.json`` adds the provenance a number needs to be compared: extractor and
+weights hash, n and n_real, reference split, resize, library and version, seconds.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import nullcontext
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from gankit.errors import GankitError
+from gankit.registry import Registry
+
+log = logging.getLogger(__name__)
+METRICS: Registry[Callable[["Evaluation"], dict]] = Registry("metric")
+DEFAULT_METRICS = ("fid", "kid", "pr", "is", "classifier", "nn")
+GRID_SAMPLES = 8  # rows of the nearest-neighbour picture
+
+
+class Evaluation:
+    """The inputs of one run's metrics, each computed at most once.
+
+    ``n`` generated samples against ``n_real`` real images of the ``reference`` split, at the
+    run's resolution. ``fakes`` may be given instead of sampling (the real-vs-real floor).
+    ``bf16``: Inception in bfloat16 (for cheap monitoring on a CPU; reported numbers use fp32).
+    """
+
+    def __init__(self, run, n: int = 10_000, n_real: Optional[int] = None, reference: str = "train",
+                 seed: int = 0, bf16: bool = False, fakes: Optional[tuple[torch.Tensor, torch.Tensor]] = None):
+        if n < 2:
+            raise GankitError(f"--n must be at least 2, got {n}")
+        self.run, self.cfg = run, run.config
+        self.n, self.n_real, self.reference = n, n_real or n, reference
+        self.seed, self.bf16 = seed, bf16
+        if fakes is not None:
+            self.__dict__["fakes"] = fakes
+        if self.cfg.data in ("ring8", "grid25"):
+            raise GankitError(f"{self.cfg.data} is 2-D points: its metric is mode coverage (gankit.metrics.modes)")
+
+    # --- images -----------------------------------------------------------------------------
+    @cached_property
+    def fakes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(uint8 (n, C, H, W) samples, their labels or -1)."""
+        return self.run.sample_with_labels(self.n, seed=self.seed)
+
+    def real(self, split: str, count: Optional[int] = None):
+        """``count`` random images (seeded) of ``split`` at the run's resolution and classes."""
+        from gankit.data import load_data
+
+        data = load_data(self.cfg.data, self.cfg.data_dir, self.cfg.image_size, self.cfg.classes, self.cfg.fit,
+                         self.cfg.on_bad_image, split=split)
+        if count and count < len(data):
+            keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:count]
+            data.images, data.labels = data.images[keep], data.labels[keep]
+        return data
+
+    @cached_property
+    def reals(self):
+        return self.real(self.reference, self.n_real)
+
+    # --- Inception ------------------------------------------------------------------------------
+    @cached_property
+    def inception(self):
+        from gankit.metrics.inception import InceptionFeatures
+
+        return InceptionFeatures()
+
+    def inception_features(self, images: torch.Tensor) -> torch.Tensor:
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        with autocast:
+            return self.inception.extract(images).double()
+
+    @cached_property
+    def real_inception(self):
+        from gankit.metrics.fid_kid import StatsKey, cached_stats
+
+        key = StatsKey(self.cfg.data + (f"[{','.join(map(str, self.cfg.classes))}]" if self.cfg.classes else ""),
+                       self.reference, self.cfg.image_size, self.inception.key + ("-bf16" if self.bf16 else ""),
+                       len(self.reals))
+        return cached_stats(key, lambda: self.inception_features(self.reals.images), self.inception.weights_sha256)
+
+    @cached_property
+    def fake_inception(self):
+        from gankit.metrics.fid_kid import feature_stats
+
+        return feature_stats(self.inception_features(self.fakes[0]), self.real_inception.extractor,
+                             self.inception.weights_sha256)
+
+    @cached_property
+    def fid_kid(self) -> dict:
+        from gankit.metrics.fid_kid import fid_kid
+
+        return fid_kid(self.real_inception, self.fake_inception)
+
+    # --- domain classifier ----------------------------------------------------------------------
+    @cached_property
+    def classifier(self):
+        from gankit.metrics.classifier import domain_classifier
+
+        return domain_classifier(self.cfg.data, self.cfg.data_dir, self.cfg.classes)
+
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(predicted class index, features) of images at the run's resolution."""
+        from gankit.metrics.classifier import match_classifier_input
+
+        return self.classifier.run(match_classifier_input(images, self.cfg))
+
+
+def inception_provenance(ev: Evaluation) -> dict:
+    return dict(extractor=ev.inception.key, weights_sha256=ev.inception.weights_sha256,
+                resize=f"{ev.cfg.image_size} px -> 299 px, torch-fidelity (TF1 bilinear)",
+                inception_dtype="bf16" if ev.bf16 else "fp32")
+
+
+@METRICS.register("fid")
+def fid_metric(ev: Evaluation) -> dict:
+    """Fréchet Inception Distance against the reference split (Heusel et al. 2017)."""
+    out = ev.fid_kid
+    return dict(fid=out["fid"], library=out["library"], library_version=out["library_version"],
+                **inception_provenance(ev))
+
+
+@METRICS.register("kid")
+def kid_metric(ev: Evaluation) -> dict:
+    """Kernel Inception Distance (Bińkowski et al. 2018): unbiased, usable at small n."""
+    out = ev.fid_kid
+    return dict(kid_mean=out["kid_mean"], kid_std=out["kid_std"], kid_subset_size=out["kid_subset_size"])
+
+
+@METRICS.register("pr")
+def precision_recall_metric(ev: Evaluation) -> dict:
+    """Improved precision and recall on Inception features (Kynkäänniemi et al. 2019, k = 3)."""
+    from gankit.metrics.precision_recall import precision_recall
+
+    out = precision_recall(ev.real_inception.features, ev.fake_inception.features)
+    return dict(precision=out["precision"], recall=out["recall"], pr_k=out["k"])
+
+
+@METRICS.register("is")
+def inception_score_metric(ev: Evaluation) -> dict:
+    """Inception Score (Salimans et al. 2016): only with the full network's 1008-class logits
+    (the weights the libraries download online), never from a stand-in; RGB sets only."""
+    from gankit.metrics.inception import inception_score_available, inception_weights_path
+
+    available, reason = inception_score_available()
+    if not available:
+        return dict(inception_score=None, inception_score_unavailable=reason)
+    images = ev.fakes[0]
+    if images.shape[1] != 3:
+        return dict(inception_score=None, inception_score_unavailable="defined for RGB images only")
+    from torch_fidelity import calculate_metrics
+
+    out = calculate_metrics(input1=ImageSet(images), isc=True, verbose=False, cuda=torch.cuda.is_available(),
+                            feature_extractor_weights_path=str(inception_weights_path()))
+    return dict(inception_score=out["inception_score_mean"], inception_score_std=out["inception_score_std"])
+
+
+class ImageSet(torch.utils.data.Dataset):
+    """uint8 images (N, 3, H, W) as the data set torch-fidelity reads."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+@METRICS.register("classifier")
+def classifier_metric(ev: Evaluation) -> dict:
+    """Domain-classifier numbers: label accuracy (conditional runs), classes covered, KL of the
+    class histogram to the real one (mode collapse), and FID on the classifier's features."""
+    from gankit.metrics.classifier import class_statistics
+    from gankit.metrics.fid_kid import feature_stats, fid
+
+    images, labels = ev.fakes
+    pred, feats = ev.classify(images)
+    real_pred, real_feats = ev.classify(ev.reals.images)
+    k = len(ev.classifier.class_ids)
+    known = labels >= 0
+    label_index = torch.tensor([ev.classifier.class_ids.index(int(l)) if l >= 0 else -1 for l in labels])
+    stats = class_statistics(pred, ev.reals.labels, k, label_index if bool(known.all()) else None)
+    stats.update(classifier_fid=fid(feature_stats(real_feats, "classifier"), feature_stats(feats, "classifier")),
+                 classifier_test_accuracy=ev.classifier.test_accuracy,
+                 real_class_kl=class_statistics(real_pred, ev.reals.labels, k)["class_kl"])
+    return stats
+
+
+@METRICS.register("nn")
+def memorisation_metric(ev: Evaluation) -> dict:
+    """Nearest training images of samples, in pixels and classifier features (a memorisation
+    check); writes ``neighbours.png`` and ``neighbours_features.png`` into the run."""
+    from gankit.metrics.classifier import match_classifier_input
+    from gankit.metrics.neighbours import memorisation, save_neighbour_grid
+
+    count = min(ev.n, 2000)  # nearest-neighbour search over the whole training set per sample
+    train = ev.real("train")
+    held_out = ev.real("test", count)
+    samples = ev.fakes[0][:count]
+    embed = lambda x: ev.classifier.run(match_classifier_input(x, ev.cfg))[1].float()  # noqa: E731
+    out = memorisation(samples, train.images, held_out.images)
+    out.update(memorisation(samples, train.images, held_out.images, embed, prefix="nn_feature"))
+    save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours.png")
+    save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours_features.png", embed=embed)
+    return dict(out, nn_count=count)
+
+
+def floor_samples(run, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` real test images with their data-set labels, to score in place of samples."""
+    test = Evaluation(run, max(n, 2), seed=seed).real("test", n)
+    return test.images, torch.tensor(test.class_ids)[test.labels]
+
+
+def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_real: Optional[int] = None,
+             reference: str = "train", seed: int = 0, bf16: bool = False, fakes=None,
+             out_name: Optional[str] = "eval.json") -> dict:
+    """Compute ``metrics`` for ``run`` (a ``gankit.Run``) and write ``run.dir/out_name``."""
+    ev = Evaluation(run, n, n_real, reference, seed, bf16, fakes)
+    values, seconds = {}, {}
+    for name in metrics:
+        fn = METRICS[name]
+        start = time.perf_counter()
+        values.update(fn(ev))
+        seconds[name] = round(time.perf_counter() - start, 2)
+    doc = dict(metrics={k: _plain(v) for k, v in values.items()}, seconds=seconds,
+               provenance=dict(n=len(ev.fakes[0]), n_real=ev.n_real if "reals" not in ev.__dict__ else len(ev.reals),
+                               reference_split=reference, data=run.config.data, image_size=run.config.image_size,
+                               seed=seed, step=_step(run)))
+    if out_name:
+        from gankit.training.atomic import atomic_write_text
+
+        atomic_write_text(json.dumps(doc, indent=2) + "\n", Path(run.dir) / out_name)
+    return doc
+
+
+def _plain(value):
+    """JSON-safe: NaN becomes null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _step(run) -> Optional[int]:
+    try:
+        from gankit.training.checkpoint import read_checkpoint
+
+        return int(read_checkpoint(run.dir)["step"])
+    except GankitError:
+        return None

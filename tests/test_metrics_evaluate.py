@@ -153,3 +153,15 @@ def test_eval_inception_metrics_end_to_end(cdcgan_run, cache):
     assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["pr_k"] == 3
     assert len(m["weights_sha256"]) == 64 and m["library"] == "torch-fidelity"
     assert m["inception_dtype"] == "fp32" and m["resize"].startswith("32 px -> 299 px")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data, floor", [("mnist", 0.99), ("fashion-mnist", 0.90)])
+def test_domain_classifier_accuracy_on_real_data(data, floor, cache):
+    """The accuracy the classifier metrics rely on: ≥ 99 % on MNIST, ≥ 90 % on Fashion-MNIST."""
+    from conftest import SHARED_DATA
+    from gankit.data import DATASETS, data_roots
+
+    if DATASETS[data].locate(data_roots(str(SHARED_DATA))) is None:
+        pytest.skip(f"{data} not available offline here (MNIST: ../shared/data; Fashion-MNIST: Debian package)")
+    assert domain_classifier(data, str(SHARED_DATA)).test_accuracy >= floor

@@ -347,3 +347,10 @@ def test_default_init_keeps_pytorch_layers():
     assert conv.abs().max().item() <= bound
     assert conv.abs().max().item() > 0.95 * bound
     assert torch.equal(bn.weight, torch.ones_like(bn.weight))
+
+
+def test_cdcgan_refuses_minibatch_discrimination():
+    from gankit import GankitError
+
+    with pytest.raises(GankitError, match="cdcgan has no minibatch discrimination"):
+        build_models(Config(model="cdcgan", minibatch_disc=True, ngf=8, ndf=8).resolved(), DataShape(1, 32, 10))

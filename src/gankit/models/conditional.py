@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gankit.errors import GankitError
 from gankit.models.conditioning import one_hot, one_hot_maps
 from gankit.models.dcgan import down_block, n_blocks, up_block
 from gankit.models.spec import DataShape
@@ -55,4 +56,6 @@ class ConditionalDCGANDiscriminator(nn.Module):
 
 def build_cdcgan(cfg, shape: DataShape):
     """The conditional DCGAN pair."""
+    if cfg.minibatch_disc:
+        raise GankitError("cdcgan has no minibatch discrimination option: use it with gan, cgan, dcgan or its presets")
     return ConditionalDCGANGenerator(cfg.z_dim, shape, cfg.ngf), ConditionalDCGANDiscriminator(shape, cfg.ndf)

@@ -165,3 +165,13 @@ def test_domain_classifier_accuracy_on_real_data(data, floor, cache):
     if DATASETS[data].locate(data_roots(str(SHARED_DATA))) is None:
         pytest.skip(f"{data} not available offline here (MNIST: ../shared/data; Fashion-MNIST: Debian package)")
     assert domain_classifier(data, str(SHARED_DATA)).test_accuracy >= floor
+
+
+def test_bf16_monitoring_fid_is_close_to_fp32(cdcgan_run, cache):
+    """Monitoring runs Inception in bfloat16 on the CPU; its FID stays near the fp32 number."""
+    from gankit.metrics.evaluate import evaluate
+
+    fp32 = evaluate(cdcgan_run, ["fid"], n=16, out_name=None)["metrics"]
+    bf16 = evaluate(cdcgan_run, ["fid"], n=16, bf16=True, out_name=None)["metrics"]
+    assert bf16["inception_dtype"] == "bf16" and fp32["inception_dtype"] == "fp32"
+    assert bf16["fid"] == pytest.approx(fp32["fid"], rel=0.02)

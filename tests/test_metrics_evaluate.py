@@ -175,3 +175,15 @@ def test_bf16_monitoring_fid_is_close_to_fp32(cdcgan_run, cache):
     bf16 = evaluate(cdcgan_run, ["fid"], n=16, bf16=True, out_name=None)["metrics"]
     assert bf16["inception_dtype"] == "bf16" and fp32["inception_dtype"] == "fp32"
     assert bf16["fid"] == pytest.approx(fp32["fid"], rel=0.02)
+
+
+def test_background_lift_keeps_white_and_raises_black():
+    from gankit.metrics.classifier import lift_background
+
+    x = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3).repeat(400, 1, 1, 1)
+    out = lift_background(x, torch.Generator().manual_seed(0))
+    assert out.min() >= -1 and out.max() <= 1 + 1e-6
+    assert torch.allclose(out[..., 2], torch.ones(400, 1, 1))  # white stays white
+    lifted = out[..., 0].flatten() > -1
+    assert 0.3 < lifted.float().mean() < 0.7  # about half the images
+    assert out[..., 0].max() <= -1 + 2 * 0.4 + 1e-6

@@ -80,9 +80,17 @@ def classifier_dir() -> Path:
     return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "classifiers"
 
 
+def lift_background(x: torch.Tensor, gen: torch.Generator, max_lift: float = 0.4) -> torch.Tensor:
+    """Raise the black level of half the images of a [-1, 1] batch by up to ``max_lift`` of the
+    range. Early generators paint a grey background; without this the classifier reads every such
+    image as one class and reports a mode collapse that is not there."""
+    lift = torch.rand(len(x), 1, 1, 1, generator=gen) * max_lift * (torch.rand(len(x), 1, 1, 1, generator=gen) < 0.5)
+    return (x + 1) * (1 - lift) + 2 * lift - 1
+
+
 def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, epochs: int = 4,
                      seed: int = 0, batch_size: int = 128) -> DomainClassifier:
-    """Adam with a one-cycle schedule and small random shifts (±2 px) as augmentation."""
+    """Adam with a one-cycle schedule; small random shifts (±2 px) and background lifts as augmentation."""
     torch.manual_seed(seed)
     net = DomainClassifier(train_x.shape[1], num_classes)
     opt = torch.optim.Adam(net.parameters(), 2e-3)
@@ -96,6 +104,7 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: 
             idx = order[i * batch_size:(i + 1) * batch_size]
             dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
             x = torch.roll(DomainClassifier.prepare(train_x[idx]), shifts=(dx, dy), dims=(2, 3))
+            x = lift_background(x, gen)
             loss = F.cross_entropy(net.head(net.body(x)), train_y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -116,7 +125,7 @@ def domain_classifier(data: str, data_dir: Optional[str] = None, classes=None, e
     training split and scored on the test split."""
     from gankit.data import load_data
 
-    key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v2"
+    key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v3"
     path = classifier_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     if path.exists():
         try:

@@ -44,7 +44,7 @@ class Evaluation:
         self.seed, self.bf16 = seed, bf16
         if fakes is not None:
             self.__dict__["fakes"] = fakes
-        if self.cfg.data in ("ring8", "grid25"):
+        if run.shape.is_points:
             raise GankitError(f"{self.cfg.data} is 2-D points: its metric is mode coverage (gankit.metrics.modes)")
 
     # --- images -----------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_r
         values.update(fn(ev))
         seconds[name] = round(time.perf_counter() - start, 2)
     doc = dict(metrics={k: _plain(v) for k, v in values.items()}, seconds=seconds,
-               provenance=dict(n=len(ev.fakes[0]), n_real=ev.n_real if "reals" not in ev.__dict__ else len(ev.reals),
+               provenance=dict(n=len(ev.fakes[0]), n_real=len(ev.reals) if "reals" in vars(ev) else None,
                                reference_split=reference, data=run.config.data, image_size=run.config.image_size,
                                seed=seed, step=_step(run)))
     if out_name:

@@ -27,7 +27,9 @@ def shared_cache(tmp_path_factory):
 
 @pytest.fixture
 def cache(shared_cache, monkeypatch):
+    """The module's cache, and an empty torch hub: a user's downloaded Inception never takes part."""
     monkeypatch.setenv("GANKIT_CACHE", str(shared_cache))
+    monkeypatch.setenv("TORCH_HOME", str(shared_cache / "torch-home"))
     return shared_cache
 
 

@@ -210,10 +210,12 @@ def memorisation_metric(ev: Evaluation) -> dict:
     held_out = ev.real("test", count)
     samples = ev.fakes[0][:count]
     embed = lambda x: ev.classifier.run(match_classifier_input(x, ev.cfg))[1].float()  # noqa: E731
+    train_features = embed(train.images)  # once, for the distances and the picture
     out = memorisation(samples, train.images, held_out.images)
-    out.update(memorisation(samples, train.images, held_out.images, embed, prefix="nn_feature"))
+    out.update(memorisation(samples, train.images, held_out.images, embed, "nn_feature", train_features))
     save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours.png")
-    save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours_features.png", embed=embed)
+    save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours_features.png", embed=embed,
+                        train_embedding=train_features)
     return dict(out, nn_count=count)
 
 

@@ -29,10 +29,12 @@ def flat_pixels(images: torch.Tensor) -> torch.Tensor:
 
 
 def memorisation(samples: torch.Tensor, train: torch.Tensor, held_out: torch.Tensor,
-                 embed: Callable[[torch.Tensor], torch.Tensor] = flat_pixels, prefix: str = "nn_pixel") -> dict[str, float]:
+                 embed: Callable[[torch.Tensor], torch.Tensor] = flat_pixels, prefix: str = "nn_pixel",
+                 train_embedding: Optional[torch.Tensor] = None) -> dict[str, float]:
     """Mean distance to the nearest training image of the samples and of held-out real images,
-    and their ratio (≪ 1 suggests copying; ≈ 1 or above is what a non-memorising model gives)."""
-    bank = embed(train)
+    and their ratio (≪ 1 suggests copying; ≈ 1 or above is what a non-memorising model gives).
+    ``train_embedding``: ``embed(train)`` when already computed."""
+    bank = train_embedding if train_embedding is not None else embed(train)
     d_fake = nearest(embed(samples), bank)[0].mean().item()
     d_real = nearest(embed(held_out), bank)[0].mean().item()
     return {f"{prefix}_samples": d_fake, f"{prefix}_held_out": d_real, f"{prefix}_ratio": d_fake / max(d_real, 1e-12)}

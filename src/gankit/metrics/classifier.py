@@ -120,7 +120,7 @@ def accuracy(net: DomainClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
     return correct / len(x)
 
 
-def domain_classifier(data: str, data_dir: Optional[str] = None, classes=None, epochs: int = 4) -> TrainedClassifier:
+def domain_classifier(data: str, data_dir: Optional[str] = None, classes=None, epochs: int = 6) -> TrainedClassifier:
     """The cached classifier of ``data`` (restricted to ``classes``), trained on first use on the
     training split and scored on the test split."""
     from gankit.data import load_data

@@ -11,6 +11,7 @@ import torch
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.models import MODELS, DataShape, build_models
+from gankit.noise import sample_noise
 from gankit.training.checkpoint import load_weights, read_checkpoint
 from gankit.training.runner import resolve_device, resume, train
 
@@ -49,9 +50,7 @@ class Run:
         return next(self.generator.parameters()).device
 
     def _z(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        z = torch.rand(n, self.config.z_dim, generator=gen) * 2 - 1 if self.config.z_prior == "uniform" \
-            else torch.randn(n, self.config.z_dim, generator=gen)
-        return z.to(self.device)
+        return sample_noise(n, self.config.z_dim, self.config.z_prior, gen).to(self.device)
 
     def class_index(self, label: int) -> int:
         """The generator's class index of an original data-set label (e.g. digit 3)."""
@@ -61,7 +60,7 @@ class Run:
             raise GankitError(f"class {label} is not in this run; it knows {', '.join(map(str, self.class_ids))}")
         return self.class_ids.index(label)
 
-    def _labels(self, n: int, label: Optional[int], gen: torch.Generator) -> Optional[torch.Tensor]:
+    def _labels(self, n: int, label: Optional[int]) -> Optional[torch.Tensor]:
         if label is not None:
             return torch.full((n,), self.class_index(label), device=self.device)
         if not self.conditional:
@@ -87,7 +86,7 @@ class Run:
             raise GankitError(f"--n must be at least 1, got {n}")
         gen = torch.Generator().manual_seed(seed)
         z = self._z(n, gen)
-        y = self._labels(n, label, gen)
+        y = self._labels(n, label)
         return self._generate(z, y), self._original_labels(y, n)
 
     def sample(self, n: int = 64, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:

@@ -10,6 +10,7 @@ import torch
 from gankit.data import ImageData
 from gankit.losses import LOSSES, clip_weights, gradient_penalty
 from gankit.models import MODELS, build_models
+from gankit.noise import sample_noise
 from gankit.training.optim import make_optimizer
 
 Tensor = torch.Tensor
@@ -42,11 +43,7 @@ class GANTrainer:
     # --- noise -----------------------------------------------------------------------------
     def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """(n, z_dim) latent vectors from the configured prior: N(0, I) or U[-1, 1]."""
-        gen = generator or self.noise
-        shape = (n, self.cfg.z_dim)
-        if self.cfg.z_prior == "uniform":
-            return torch.rand(shape, generator=gen, device=gen.device) * 2 - 1
-        return torch.randn(shape, generator=gen, device=gen.device)
+        return sample_noise(n, self.cfg.z_dim, self.cfg.z_prior, generator or self.noise)
 
     def sample_labels(self, n: int) -> Optional[Tensor]:
         """(n,) uniform random class labels for a conditional generator, else None."""

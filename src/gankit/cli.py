@@ -124,6 +124,31 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from gankit.experiments.spec import load_sweep
+    from gankit.experiments.sweep import run_sweep
+
+    spec = load_sweep(args.experiment)
+    say = lambda text: print(f"gankit sweep {spec.id}: {text}", file=sys.stderr)  # noqa: E731
+    root, results = run_sweep(spec, args.budget, args.data, args.out, progress=not args.quiet, say=say)
+    for result in results:
+        say(f"{result.name}: {result.status}")
+    stopped = next((r.status for r in results if r.status in EXIT_SIGNAL), None)
+    if stopped:
+        say(f"stopped by {stopped}; run the same command again to continue")
+        return EXIT_SIGNAL[stopped]
+    say(f"report: {root / 'report.html'}")
+    print(root)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from gankit.experiments.report import write_report
+
+    print(write_report(args.dir))
+    return 0
+
+
 def cmd_models(args) -> int:
     from gankit.models import MODELS
 
@@ -193,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score --n real test images instead of samples: the best any generator can do (eval_floor.json)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.set_defaults(func=cmd_eval)
+
+    from gankit.experiments.spec import BUDGETS, shipped_ids
+
+    p = sub.add_parser("sweep", help="run an experiment's variants (E1 … E12 or a sweep .toml); prints its folder",
+                       description="Runs every variant of an experiment under one folder, measures each and writes "
+                                   "report.html. Running it again skips finished variants and resumes the unfinished one.")
+    p.add_argument("experiment", metavar="E|F.toml", help=f"{', '.join(shipped_ids())}, or a sweep file")
+    p.add_argument("--data", help="data set for the variants (default: the experiment's own)")
+    p.add_argument("--budget", default="quick", choices=BUDGETS,
+                   help="quick: minutes on a CPU; full: the documents' lengths (default quick)")
+    p.add_argument("--out", help="sweep folder (default runs/E-DATA-BUDGET)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="write DIR/report.html for a sweep or a run")
+    p.add_argument("dir", help="sweep folder or run directory")
+    p.set_defaults(func=cmd_report)
 
     sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)
     p = sub.add_parser("datasets", help="list the data sets and whether each is available offline now")

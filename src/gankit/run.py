@@ -109,6 +109,16 @@ class Run:
             y = per_row.repeat_interleave(steps).to(self.device)
         return self._generate(z, y), self._original_labels(y, rows * steps)
 
+    def class_grid(self, rows: int = 8, seed: int = 0) -> torch.Tensor:
+        """uint8 (rows · K, C, H, W), row-major: a row per noise vector z, a column per class, so
+        each row shows what the label alone changes."""
+        if not self.conditional:
+            raise GankitError(f"model {self.config.model} is unconditional: a class grid needs cgan or cdcgan")
+        k = self.shape.num_classes
+        z = self._z(rows, torch.Generator().manual_seed(seed)).repeat_interleave(k, 0)
+        y = torch.arange(k).repeat(rows).to(self.device)
+        return self._generate(z, y)
+
     def interpolate(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
         """The strips of ``interpolate_with_labels``, without the labels."""
         return self.interpolate_with_labels(steps, rows, label, seed)[0]

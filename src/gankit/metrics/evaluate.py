@@ -44,8 +44,12 @@ class Evaluation:
         self.seed, self.bf16 = seed, bf16
         if fakes is not None:
             self.__dict__["fakes"] = fakes
-        if run.shape.is_points:
-            raise GankitError(f"{self.cfg.data} is 2-D points: its metric is mode coverage (gankit.metrics.modes)")
+        self.points = run.shape.is_points
+
+    def require_images(self, metric: str) -> None:
+        """Image metrics refuse 2-D point runs with the metric that fits them."""
+        if self.points:
+            raise GankitError(f"{self.cfg.data} is 2-D points: metric {metric} needs images; use --metrics modes")
 
     # --- images -----------------------------------------------------------------------------
     @cached_property
@@ -105,9 +109,17 @@ class Evaluation:
     # --- domain classifier ----------------------------------------------------------------------
     @cached_property
     def classifier(self):
+        """The domain classifier of the run's classes; for a run of one class, that of all
+        classes, so its samples can be seen to mix in others (label accuracy = purity)."""
         from gankit.metrics.classifier import domain_classifier
 
-        return domain_classifier(self.cfg.data, self.cfg.data_dir, self.cfg.classes)
+        classes = self.cfg.classes if self.cfg.classes and len(self.cfg.classes) > 1 else None
+        return domain_classifier(self.cfg.data, self.cfg.data_dir, classes)
+
+    def classifier_index(self, class_ids) -> torch.Tensor:
+        """Data-set labels -> the classifier's class indices (-1 where it has no such class)."""
+        known = self.classifier.class_ids
+        return torch.tensor([known.index(int(c)) if int(c) in known else -1 for c in class_ids], dtype=torch.long)
 
     def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(predicted class index, features) of images at the run's resolution."""
@@ -189,13 +201,22 @@ def classifier_metric(ev: Evaluation) -> dict:
     pred, feats = ev.classify(images)
     real_pred, real_feats = ev.classify(ev.reals.images)
     k = len(ev.classifier.class_ids)
-    known = labels >= 0
-    label_index = torch.tensor([ev.classifier.class_ids.index(int(l)) if l >= 0 else -1 for l in labels])
-    stats = class_statistics(pred, ev.reals.labels, k, label_index if bool(known.all()) else None)
-    stats.update(classifier_fid=fid(feature_stats(real_feats, "classifier"), feature_stats(feats, "classifier")),
+    real_labels = ev.classifier_index(torch.tensor(ev.reals.class_ids)[ev.reals.labels])
+    label_index = ev.classifier_index(labels)
+    stats = class_statistics(pred, real_labels, k, label_index if bool((labels >= 0).all()) else None)
+    stats.update(ambiguous=ambiguous_fraction(ev, feats), real_ambiguous=ambiguous_fraction(ev, real_feats),
+                 classifier_fid=fid(feature_stats(real_feats, "classifier"), feature_stats(feats, "classifier")),
                  classifier_test_accuracy=ev.classifier.test_accuracy,
-                 real_class_kl=class_statistics(real_pred, ev.reals.labels, k)["class_kl"])
+                 real_class_kl=class_statistics(real_pred, real_labels, k)["class_kl"])
     return stats
+
+
+@torch.no_grad()
+def ambiguous_fraction(ev: Evaluation, features: torch.Tensor) -> float:
+    """Fraction of images the classifier gives no class more than half its belief: digits that
+    mix classes (STAT3007's "unrealistic digits") score high; real test images score low."""
+    probs = torch.softmax(ev.classifier.net.head(features.float()), 1)
+    return float((probs.max(1).values < 0.5).double().mean())
 
 
 @METRICS.register("nn")
@@ -219,6 +240,31 @@ def memorisation_metric(ev: Evaluation) -> dict:
     return dict(out, nn_count=count)
 
 
+@METRICS.register("sharpness")
+def sharpness_metric(ev: Evaluation) -> dict:
+    """Mean variance of the Laplacian of the samples and of as many real images: blur lowers it."""
+    from gankit.metrics.sharpness import laplacian_variance
+
+    return dict(sharpness=float(laplacian_variance(ev.fakes[0]).mean()),
+                real_sharpness=float(laplacian_variance(ev.reals.images).mean()))
+
+
+@METRICS.register("modes")
+def mode_metric(ev: Evaluation) -> dict:
+    """Modes covered, high-quality fraction and mode KL on a 2-D toy mixture (ring8, grid25)."""
+    from gankit.data.toy2d import TOY_MIXTURES, toy_modes
+    from gankit.metrics.modes import mode_coverage
+
+    if ev.cfg.data not in TOY_MIXTURES:
+        raise GankitError(f"metric modes needs a toy mixture ({', '.join(TOY_MIXTURES)}), not {ev.cfg.data}; "
+                          "for images use classifier (classes covered)")
+    centres, std = toy_modes(ev.cfg.data)
+    return mode_coverage(ev.fakes[0], centres, std)
+
+
+POINT_METRICS = ("modes",)
+
+
 def floor_samples(run, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` real test images with their data-set labels, to score in place of samples."""
     test = Evaluation(run, max(n, 2), seed=seed).real("test", n)
@@ -233,6 +279,8 @@ def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_r
     values, seconds = {}, {}
     for name in metrics:
         fn = METRICS[name]
+        if name not in POINT_METRICS:
+            ev.require_images(name)
         start = time.perf_counter()
         values.update(fn(ev))
         seconds[name] = round(time.perf_counter() - start, 2)

@@ -92,27 +92,47 @@ class LossPlot(Hook):
 
 
 class Checkpointer(Hook):
-    """``checkpoints/last.pt`` at the end of every epoch and when the run stops."""
+    """``checkpoints/last.pt`` at the end of every epoch, when the run stops, and every
+    ``checkpoint_every`` steps (at a log window, after its metrics row is written)."""
 
     def __init__(self, path: Path, extra: dict):
         self.path, self.extra = path, extra
+
+    def on_log(self, trainer, row: dict) -> None:
+        every = trainer.cfg.checkpoint_every
+        if every and trainer.step % every == 0:
+            self.on_epoch_end(trainer)
 
     def on_epoch_end(self, trainer) -> None:
         save_checkpoint({**trainer.state_dict(), **self.extra}, self.path)
 
 
 class EvalMonitor(Hook):
-    """Every ``eval_every`` whole epochs, the chosen metrics of the current generator appended to
-    ``eval_history.jsonl`` (Inception in bf16 on the CPU: cheap monitoring; ``gankit eval``
-    reports fp32). The global RNG is restored afterwards, so training continues exactly."""
+    """Every ``eval_every`` whole epochs (and every ``eval_every_steps`` steps), the chosen
+    metrics of the current generator appended to ``eval_history.jsonl`` (Inception in bf16 on
+    the CPU: cheap monitoring; ``gankit eval`` reports fp32). The global RNG is restored
+    afterwards, so training continues exactly."""
 
     def __init__(self, root: Path, data_info: dict):
         self.root, self.info = root, data_info
+        self.last_step = -1
+
+    def on_log(self, trainer, row: dict) -> None:
+        every = trainer.cfg.eval_every_steps
+        if every and trainer.step % every == 0:
+            self.record(trainer)
 
     def on_epoch_end(self, trainer) -> None:
         cfg = trainer.cfg
-        if not cfg.eval_every or trainer.batch or trainer.epoch % cfg.eval_every:
+        if cfg.eval_every and not trainer.batch and trainer.epoch % cfg.eval_every == 0:
+            self.record(trainer)
+
+    def record(self, trainer) -> None:
+        """Measure the generator now and append a row (once per step)."""
+        if trainer.step == self.last_step:
             return
+        self.last_step = trainer.step
+        cfg = trainer.cfg
         import torch
 
         from gankit.metrics.evaluate import evaluate

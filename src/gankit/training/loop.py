@@ -15,7 +15,7 @@ import torch
 from gankit.errors import GankitError
 from gankit.training.hooks import Hook
 from gankit.training.signals import StopFlag
-from gankit.training.trainer import STAT_NAMES, GANTrainer
+from gankit.training.trainer import GANTrainer
 
 
 class NonFiniteLoss(GankitError):
@@ -43,14 +43,14 @@ class MetricWindow:
         bad = (~values.isfinite().all(1)).nonzero()
         if len(bad):
             step = t.step - len(self.rows) + int(bad[0]) + 1
-            names = [n for n, v in zip(STAT_NAMES, values[int(bad[0])]) if not v.isfinite()]
-            raise NonFiniteLoss(f"{', '.join(names)} became {values[int(bad[0])][STAT_NAMES.index(names[0])].item()} "
+            names = [n for n, v in zip(t.stat_names, values[int(bad[0])]) if not v.isfinite()]
+            raise NonFiniteLoss(f"{', '.join(names)} became {values[int(bad[0])][t.stat_names.index(names[0])].item()} "
                                 f"at step {step} (epoch {t.epoch + 1}); the last good checkpoint is kept: "
                                 "lower --lr-d/--lr-g or change the loss, then train again or resume")
         t.train_seconds += elapsed
         images = len(self.rows) * t.cfg.batch_size * t.cfg.n_critic
         row = dict(epoch=t.epoch + (1 if t.batch else 0), step=t.step,
-                   **{name: float(v) for name, v in zip(STAT_NAMES, values.mean(0))},
+                   **{name: float(v) for name, v in zip(t.stat_names, values.mean(0))},
                    time=round(t.train_seconds, 3), images_per_s=round(images / elapsed, 1))
         self.rows = []
         return row

@@ -39,7 +39,22 @@ def prepare(cfg: Config) -> tuple[GANTrainer, object]:
     if len(data) < cfg.batch_size * cfg.n_critic:
         raise GankitError(f"{cfg.data} has {len(data)} images, fewer than --batch-size × --n-critic = "
                           f"{cfg.batch_size * cfg.n_critic}: lower --batch-size")
+    check_eval_metrics(cfg, data.is_points)
     return GANTrainer(cfg, data, resolve_device(cfg.device)), data
+
+
+def check_eval_metrics(cfg: Config, points: bool) -> None:
+    """Metrics recorded during training must exist and fit the data, before any step is taken."""
+    if not (cfg.eval_every or cfg.eval_every_steps):
+        return
+    from gankit.metrics.evaluate import METRICS, POINT_METRICS
+
+    for name in (m.strip() for m in cfg.eval_metrics.split(",") if m.strip()):
+        METRICS[name]
+        if (name in POINT_METRICS) != points:
+            fits = "modes" if points else "classifier or fid,kid"
+            raise GankitError(f"--eval-metrics {name} does not fit {cfg.data} "
+                              f"({'2-D points' if points else 'images'}): use {fits}")
 
 
 def make_hooks(run: RunDir, trainer: GANTrainer, data, info: dict, progress: bool) -> list[H.Hook]:

@@ -15,6 +15,13 @@ from gankit.training.optim import make_optimizer
 
 Tensor = torch.Tensor
 STAT_NAMES = ("loss_d", "loss_g", "loss_d_real", "loss_d_fake", "d_real", "d_fake")
+GRAD_NORM = "grad_norm_g"  # logged after STAT_NAMES when cfg.log_grad_norm
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
+    """The shuffled order of ``n`` examples in ``epoch``: a function of (seed, epoch) only, so a
+    resumed run sees the same batches."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
 
 
 class GANTrainer:
@@ -39,6 +46,7 @@ class GANTrainer:
         self.fixed_z, self.fixed_y = self.fixed_batch()
         self.epoch = self.batch = self.step = 0
         self.train_seconds = 0.0
+        self.stat_names = STAT_NAMES + ((GRAD_NORM,) if cfg.log_grad_norm else ())
 
     # --- noise -----------------------------------------------------------------------------
     def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -71,8 +79,7 @@ class GANTrainer:
     def epoch_batches(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
         """The rest of the current epoch as groups of ``n_critic`` (real, label) batches. The order
         is a function of (seed, epoch) only, so a resumed run sees the same batches."""
-        order = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(
-            self.cfg.seed * 100_003 + self.epoch)).to(self.device)
+        order = epoch_order(len(self.images), self.cfg.seed, self.epoch).to(self.device)
         bs, group = self.cfg.batch_size, self.cfg.n_critic
         for start in range(self.batch, self.batches_per_epoch, group):
             picks = [order[(start + i) * bs:(start + i + 1) * bs] for i in range(group)]
@@ -85,14 +92,14 @@ class GANTrainer:
     # --- the algorithm ------------------------------------------------------------------------
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
         """One generator update after ``len(batches)`` discriminator updates. Returns the
-        detached statistics ``STAT_NAMES`` of the last D step and the G step, without a host sync."""
+        detached statistics ``stat_names`` of the last D step and the G step, without a host sync."""
         for i, (real, y_real) in enumerate(batches):
             z, y_fake = self.sample_z(len(real)), self.sample_labels(len(real))
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
                 fake = self.G(z, y_fake)
             d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
-        loss_g = self.update_g(fake, y_fake)
-        return torch.stack([d_stats[0], loss_g, *d_stats[1:]]).detach()
+        loss_g, g_stats = self.update_g(fake, y_fake)
+        return torch.stack([d_stats[0], loss_g, *d_stats[1:], *g_stats]).detach()
 
     def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
         """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z)))."""
@@ -108,13 +115,22 @@ class GANTrainer:
             clip_weights(self.D, self.cfg.clip)
         return loss_d, loss_real, loss_fake, self.score(out_real), self.score(out_fake)
 
-    def update_g(self, fake: Tensor, y_fake) -> Tensor:
-        """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z))."""
+    def update_g(self, fake: Tensor, y_fake) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z)).
+        Returns the loss and, with ``log_grad_norm``, the L2 norm of G's whole gradient: the
+        signal that saturates early with the minimax form log(1 − D(G(z)))."""
         loss_g = self.loss.g_loss(self.D(fake, y_fake), self.cfg.g_loss)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        extra = (self.grad_norm(self.G),) if self.cfg.log_grad_norm else ()
         self.opt_g.step()
-        return loss_g
+        return loss_g, extra
+
+    @staticmethod
+    def grad_norm(net: torch.nn.Module) -> Tensor:
+        """L2 norm of all of ``net``'s parameter gradients together, on the device."""
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
     def score(self, out: Tensor) -> Tensor:
         """Mean D output as logged: a probability for BCE, the raw critic score otherwise."""

@@ -1,0 +1,70 @@
+"""The report's comparison plots (matplotlib, headless), returned as PNG bytes: one line per
+variant, the same colour for a variant in every plot."""
+from __future__ import annotations
+
+import io
+from typing import Optional, Sequence
+
+COLOURS = [f"C{i}" for i in range(10)]
+
+
+def _axes(ncols: int, width: float = 5.5, height: float = 3.8):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return plt, fig, list(axes[0])
+
+
+def _png(plt, fig) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def smooth(values: Sequence[float], width: int) -> list[float]:
+    """Trailing moving average over ``width`` rows (raw GAN losses are too noisy to compare)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= width:
+            total -= values[i - width]
+        out.append(total / min(i + 1, width))
+    return out
+
+
+def overlay(series: dict[str, list[dict]], panels: Sequence[tuple[str, str]], x: str = "step",
+            smooth_rows: int = 1, max_x: Optional[float] = None, log_y: Sequence[str] = ()) -> Optional[bytes]:
+    """One panel per (key, title); in each, a line per variant of ``rows[key]`` against
+    ``rows[x]``. Variants without the key are left out; None when no panel has data."""
+    plt, fig, axes = _axes(len(panels))
+    drawn = False
+    for ax, (key, title) in zip(axes, panels):
+        for colour, (name, rows) in zip(COLOURS * 10, series.items()):
+            rows = [r for r in rows if r.get(key) is not None and (max_x is None or r[x] <= max_x)]
+            if rows:
+                ys = smooth([float(r[key]) for r in rows], smooth_rows)
+                ax.plot([r[x] for r in rows], ys, color=colour, lw=1.2, label=name, marker="o" if len(rows) < 30 else None,
+                        ms=3)
+                drawn = True
+        ax.set_title(title)
+        ax.set_xlabel("generator step" if x == "step" else x)
+        if key in log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        if ax.get_lines():
+            ax.legend(fontsize=7)
+    if not drawn:
+        plt.close(fig)
+        return None
+    return _png(plt, fig)
+
+
+def smoothing_for(series: dict[str, list[dict]]) -> int:
+    """A window of about 2 % of the longest log, at least 1 row."""
+    longest = max((len(rows) for rows in series.values()), default=1)
+    return max(1, longest // 50)

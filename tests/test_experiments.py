@@ -1,0 +1,311 @@
+"""Sweeps and reports: every shipped experiment file expands to its variants; a tiny sweep runs
+end to end, writes a valid self-contained report with every run's pictures and numbers, skips
+finished variants when run again and resumes a stopped one exactly."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import torch
+
+from gankit import GankitError
+from gankit.cli import main
+from gankit.experiments import sweep as sweep_module
+from gankit.experiments.report import SECTIONS, write_report
+from gankit.experiments.spec import load_sweep, parse_sweep, shipped_ids
+from gankit.experiments.sweep import run_sweep
+from gankit.training import runner
+from gankit.training.checkpoint import read_checkpoint
+from gankit.training.signals import StopFlag
+
+# id -> (variant names, the config field that differs, its values in variant order)
+EXPECTED = {
+    "E1": (["gan", "dcgan"], "model", ["gan", "dcgan"]),
+    "E2": (["z_dim-10", "z_dim-100", "z_dim-200", "z_dim-1000"], "z_dim", [10, 100, 200, 1000]),
+    "E3": ([f"optimizer-{o}" for o in ("adam", "rmsprop", "sgd", "adadelta", "adagrad")], "optimizer",
+           ["adam", "rmsprop", "sgd", "adadelta", "adagrad"]),
+    "E4": (["model-dcgan", "model-wgan"], "model", ["dcgan", "wgan"]),
+    "E5": (["g_loss-non-saturating", "g_loss-saturating"], "g_loss", ["non-saturating", "saturating"]),
+    "E6": (["baseline", "init-default", "ngf8-ndf32", "ngf32-ndf8", "lr-2e-3", "lr-2e-5", "long"], "init",
+           ["dcgan", "default", "dcgan", "dcgan", "dcgan", "dcgan", "dcgan"]),
+    "E7": (["model-dcgan", "model-cdcgan"], "model", ["dcgan", "cdcgan"]),
+    "E8": (["all-classes", "digit-3"], "classes", [None, [3]]),
+    "E9": (["image_size-32", "image_size-64"], "image_size", [32, 64]),
+    "E10": (["model-dcgan"], "model", ["dcgan"]),
+    "E11": (["minibatch_disc-false", "minibatch_disc-true", "ring8", "ring8-minibatch-disc", "grid25",
+             "grid25-minibatch-disc"], "minibatch_disc", [False, True, False, True, False, True]),
+    "E12": (["gan", "autoencoder"], "lr_g", [2e-4, 1e-3]),
+}
+
+
+def test_twelve_experiments_ship():
+    assert shipped_ids() == [f"E{i}" for i in range(1, 13)]
+
+
+@pytest.mark.parametrize("exp_id", list(EXPECTED))
+@pytest.mark.parametrize("budget", ["quick", "full"])
+def test_each_shipped_sweep_expands_to_its_variants(exp_id, budget):
+    spec = load_sweep(exp_id.lower())  # ids are case-insensitive
+    names, key, values = EXPECTED[exp_id]
+    variants = spec.expand(budget)
+    assert [v.name for v in variants] == names
+    assert [getattr(v.config.resolved(), key) for v in variants] == values
+    for v in variants:
+        cfg = v.config.resolved()  # every variant is a valid run
+        assert cfg.seed == 0  # shared seed, so shared fixed noise
+        if budget == "quick":
+            assert cfg.max_steps, "a quick variant must be bounded by max_steps"
+        else:
+            assert cfg.max_steps is None
+    assert spec.about and spec.documents and spec.sections and spec.metrics[budget]
+
+
+def test_per_variant_budgets_and_data_override():
+    long = {v.name: v.config for v in load_sweep("E6").expand("quick")}
+    assert long["long"].max_steps == 3 * long["baseline"].max_steps
+    assert {v.name: v.config.epochs for v in load_sweep("E6").expand("full")}["long"] == 30
+    e11 = {v.name: v.config for v in load_sweep("E11").expand("quick", data="fashion-mnist")}
+    assert e11["minibatch_disc-true"].data == "fashion-mnist"  # --data replaces the base data set ...
+    assert e11["ring8"].data == "ring8"  # ... variants that name their own keep it
+    e12 = {v.name: v for v in load_sweep("E12").expand("quick")}
+    assert e12["autoencoder"].trainer == "autoencoder" and e12["gan"].trainer == "gan"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"grdi": {}}, "unknown table"),
+    ({"experiment": {"titel": "x"}}, "unknown key"),
+    ({"experiment": {"sections": ["histogram"]}}, "unknown report section"),
+    ({"evaluate": {"metrics": ["fidd"]}}, "unknown metric 'fidd'"),
+    ({"grid": {"z_dim": 10}}, "non-empty list"),
+    ({"variants": [{"z_dim": 10}]}, "needs a name"),
+    ({"variants": [{"name": "a", "trainer": "vae"}]}, "trainer must be"),
+    ({"budget": {"medium": {}}}, "budget"),
+])
+def test_bad_sweep_files_are_one_line_errors(raw, message):
+    with pytest.raises(GankitError, match=message) as err:
+        parse_sweep(raw, "X", "x.toml")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"grid": {"z_dmi": [1]}}, "unknown field 'z_dmi'"),
+    ({"grid": {"z_dim": [0]}}, "--z-dim must be at least 1"),
+    ({"base": {"model": "stylegan"}}, "unknown model 'stylegan'"),
+    ({"grid": {"model": ["dcgan"], "z_dim": [8]}, "variants": [{"name": "model-dcgan_z_dim-8"}]}, "repeat"),
+])
+def test_bad_variants_fail_before_anything_runs(raw, message, tmp_path):
+    with pytest.raises(GankitError, match=message):
+        parse_sweep(raw, "X", "x.toml").expand("quick")
+
+
+def test_unknown_experiment_and_bad_toml(tmp_path, capsys):
+    assert main(["sweep", "E13"]) == 2
+    assert "no experiment 'E13'" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid\n")
+    assert main(["sweep", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+TINY_SWEEP = """
+[experiment]
+title = "tiny"
+about = "a tiny sweep for the tests"
+documents = "nothing"
+sections = {sections}
+
+[evaluate]
+metrics = ["classifier", "sharpness", "modes"]
+n = {{ quick = 60 }}
+
+[base]
+data = "digits"
+image_size = 16
+ngf = 4
+ndf = 4
+batch_size = 32
+log_every = 2
+device = "cpu"
+
+[grid]
+model = ["dcgan", "cdcgan"]
+log_grad_norm = [true]
+eval_every_steps = [4]
+eval_n = [60]
+
+[[variants]]
+name = "autoencoder"
+trainer = "autoencoder"
+
+[[variants]]
+name = "ring8"
+model = "gan2d"
+data = "ring8"
+ngf = 16
+ndf = 16
+image_size = 32
+
+[budget.quick]
+max_steps = 8
+"""
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def sweep_file(tmp_path, module_cache, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(module_cache))  # the digits classifier, trained once
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_SWEEP.format(sections=json.dumps(SECTIONS.names())))
+    return path
+
+
+class TagChecker(HTMLParser):
+    """Collects the tags of a page and fails on one closed out of order."""
+
+    VOID = {"img", "meta", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.images, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def check_page(path: Path) -> TagChecker:
+    """A valid, self-contained page: balanced tags, every image an inline PNG, no external link."""
+    page = path.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    checker = TagChecker()
+    checker.feed(page)
+    checker.close()
+    assert checker.stack == []
+    for image in checker.images:
+        assert image["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(image["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r'(src|href)="(https?:|file:|/)', page)
+    return checker
+
+
+def test_a_tiny_sweep_runs_end_to_end_and_reports_everything(sweep_file, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(sweep_file), "--out", str(out), "-q"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    names = ["model-dcgan_log_grad_norm-true_eval_every_steps-4_eval_n-60",
+             "model-cdcgan_log_grad_norm-true_eval_every_steps-4_eval_n-60", "autoencoder", "ring8"]
+    assert json.loads((out / "sweep.json").read_text())["variants"][0]["name"] == names[0]
+    for name in names:
+        assert (out / name / "eval.json").exists(), name
+        assert read_checkpoint(out / names[0])["step"] == 8
+    assert (out / names[1] / "class_grid.png").exists() and (out / names[0] / "interpolation.png").exists()
+    assert (out / "ring8" / "modes.png").exists() and (out / "autoencoder" / "reconstructions.png").exists()
+    history = [json.loads(line) for line in (out / names[0] / "eval_history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [4, 8]
+    rows = [json.loads(line) for line in (out / names[0] / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["grad_norm_g"] > 0 for r in rows)
+
+    checker = check_page(out / "report.html")
+    text = " ".join(checker.text)
+    alts = [image.get("alt", "") for image in checker.images]
+    for name in names:
+        assert name in text
+        assert any(alt.startswith(name) for alt in alts), f"no picture of {name}"
+    for name in names:  # every measured number appears, as the table formats it
+        for key, value in json.loads((out / name / "eval.json").read_text())["metrics"].items():
+            if isinstance(value, float) and key in ("classifier_fid", "sharpness", "high_quality"):
+                assert f"{value:.4g}" in text, (name, key)
+    for title in ("Variants and metrics", "Losses", "Loss against quality", "Generator gradient norm", "Class grid",
+                  "Latent interpolation", "Mode coverage", "Autoencoder against GAN", "Cost", "D real loss"):
+        assert title in text
+
+
+def test_a_rerun_skips_finished_variants(sweep_file, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(sweep_file), "--out", str(out), "-q"]) == 0
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoints/last.pt")}
+    evals = {p: p.read_text() for p in out.glob("*/eval.json")}
+    capsys.readouterr()
+    assert main(["sweep", str(sweep_file), "--out", str(out), "-q"]) == 0
+    assert capsys.readouterr().err.count(": skipped") == 4
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoints/last.pt")} == stamps
+    assert {p: p.read_text() for p in out.glob("*/eval.json")} == evals
+
+
+def test_a_stopped_sweep_resumes_the_unfinished_variant_exactly(sweep_file, tmp_path, monkeypatch):
+    spec = load_sweep(str(sweep_file))
+
+    class StopAtStep3(StopFlag):
+        """A SIGTERM arriving during the first variant's third step."""
+        def __bool__(self):
+            self.checks = getattr(self, "checks", 0) + 1
+            if self.checks == 3:
+                self.reason = "SIGTERM"
+            return self.reason is not None
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "StopFlag", StopAtStep3)
+        root, results = run_sweep(spec, out=str(tmp_path / "stopped"))
+    assert [r.status for r in results] == ["SIGTERM"]
+    first = root / results[0].name
+    assert read_checkpoint(first)["step"] == 3 and not (first / "eval.json").exists()
+    _, results = run_sweep(spec, out=str(tmp_path / "stopped"))
+    assert [r.status for r in results] == ["resumed", "trained", "trained", "trained"]
+    run_sweep(spec, out=str(tmp_path / "straight"))
+    a, b = read_checkpoint(first), read_checkpoint(tmp_path / "straight" / results[0].name)
+    assert a["step"] == 8 and all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+
+
+def test_a_changed_sweep_does_not_overwrite_a_run(sweep_file, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(sweep_file), "--out", str(out), "-q"]) == 0
+    sweep_file.write_text(sweep_file.read_text().replace("max_steps = 8", "max_steps = 10"))
+    assert main(["sweep", str(sweep_file), "--out", str(out), "-q"]) == 2
+    assert "was trained with max_steps=8" in capsys.readouterr().err
+
+
+def test_a_folder_without_a_checkpoint_is_started_again(sweep_file, tmp_path):
+    spec = load_sweep(str(sweep_file))
+    variant = spec.expand("quick")[2]  # the autoencoder: quickest
+    folder = tmp_path / "s" / variant.name
+    folder.mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text('{"step": 1}\n')  # killed before its first checkpoint
+    assert sweep_module.run_variant(variant, folder, progress=False) == "trained"
+    assert torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["step"] == 8
+
+
+def test_report_of_a_single_run_and_of_a_wrong_folder(tmp_path, capsys):
+    import gankit
+    from gankit import Config
+
+    run = gankit.train(Config(model="dcgan", data="digits", image_size=16, ngf=4, ndf=4, max_steps=4, log_every=2,
+                              out=str(tmp_path / "run"), device="cpu"))
+    assert main(["report", str(run.dir)]) == 0
+    checker = check_page(run.dir / "report.html")
+    assert "Variants and metrics" in " ".join(checker.text) and checker.images
+    assert main(["report", str(tmp_path)]) == 2
+    assert "neither a sweep folder" in capsys.readouterr().err
+
+
+def test_write_report_is_atomic_and_overwrites(sweep_file, tmp_path):
+    root, _ = run_sweep(load_sweep(str(sweep_file)), out=str(tmp_path / "s"))
+    first = (root / "report.html").read_text()
+    assert write_report(root) == root / "report.html"
+    assert not list(root.glob("*.tmp*")) and (root / "report.html").read_text().startswith(first[:200])

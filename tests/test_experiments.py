@@ -309,3 +309,35 @@ def test_write_report_is_atomic_and_overwrites(sweep_file, tmp_path):
     first = (root / "report.html").read_text()
     assert write_report(root) == root / "report.html"
     assert not list(root.glob("*.tmp*")) and (root / "report.html").read_text().startswith(first[:200])
+
+
+def test_the_autoencoder_learns_and_continues(tmp_path):
+    from gankit import Config
+    from gankit.experiments.autoencoder import train_autoencoder
+
+    cfg = Config(model="dcgan", data="digits", image_size=16, ngf=8, ndf=8, batch_size=32, max_steps=60, log_every=10,
+                 lr_g=1e-3, betas=(0.9, 0.999), device="cpu")
+    assert train_autoencoder(cfg, tmp_path / "ae") == "done"
+    rows = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20, 30, 40, 50, 60]
+    assert rows[-1]["loss_recon"] < 0.5 * rows[0]["loss_recon"]
+    cfg.max_steps = 70
+    train_autoencoder(cfg, tmp_path / "ae")  # continues from its checkpoint
+    rows = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows][-2:] == [60, 70]
+    assert torch.load(tmp_path / "ae" / "checkpoints" / "last.pt", weights_only=True)["step"] == 70
+
+
+def test_class_grid_rows_are_noise_and_columns_are_classes(tmp_path):
+    import gankit
+    from gankit import Config
+
+    run = gankit.train(Config(model="cdcgan", data="digits", image_size=16, ngf=4, ndf=4, max_steps=2,
+                              out=str(tmp_path / "c"), device="cpu"))
+    grid = run.class_grid(rows=3, seed=5)
+    assert grid.shape == (30, 1, 16, 16)
+    for label in (0, 7):  # column `label` is the same three z through that class
+        assert torch.equal(grid[label::10], run.sample(3, label=label, seed=5))
+    with pytest.raises(GankitError, match="unconditional"):
+        gankit.train(Config(model="dcgan", data="digits", image_size=16, ngf=4, ndf=4, max_steps=1,
+                            out=str(tmp_path / "u"), device="cpu")).class_grid()

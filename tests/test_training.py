@@ -189,3 +189,66 @@ def test_real_mnist_run(model, tmp_path):
     # point: z barely matters yet — a finding recorded for the experiments, not asserted here.)
     assert images.std(0).mean() > 10
     assert images.mean() < 128  # mostly dark background, like MNIST
+
+
+def test_checkpoint_every_saves_at_the_first_window_after_each_multiple(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr(H, "save_checkpoint", lambda state, path: saved.append(state["step"]))
+    gankit.train(Config(model="dcgan", max_steps=14, checkpoint_every=5, log_every=3, out=str(tmp_path / "r"), **TINY))
+    assert saved == [6, 12, 14]  # windows close at 3, 6, 9, 12; the run ends (and saves) at 14
+
+
+def test_a_mid_epoch_checkpoint_resumes_exactly(tmp_path, monkeypatch):
+    """What a sweep relies on: a kill after a --checkpoint-every save continues bit for bit."""
+    real_save, kept = H.save_checkpoint, tmp_path / "at8.pt"
+
+    def save_and_keep_step_8(state, path):
+        real_save(state, path)
+        if state["step"] == 8:
+            shutil.copy(path, kept)
+
+    monkeypatch.setattr(H, "save_checkpoint", save_and_keep_step_8)
+    cfg = dict(model="dcgan", max_steps=20, checkpoint_every=8, log_every=4, **TINY)
+    gankit.train(Config(out=str(tmp_path / "straight"), **cfg))
+    gankit.train(Config(out=str(tmp_path / "killed"), **cfg))
+    shutil.copy(kept, tmp_path / "killed" / "checkpoints" / "last.pt")  # "killed" after its step-8 save
+    assert read_checkpoint(tmp_path / "killed")["step"] == 8
+    resume(tmp_path / "killed")
+    assert weights_equal(tmp_path / "straight", tmp_path / "killed")
+    assert metric_rows(tmp_path / "straight") == metric_rows(tmp_path / "killed")
+
+
+def test_gradient_norm_logging(tmp_path):
+    run = gankit.train(Config(model="dcgan", max_steps=6, log_every=2, log_grad_norm=True, out=str(tmp_path / "g"),
+                              **TINY))
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(r["grad_norm_g"] > 0 and r["grad_norm_g"] < 1e3 for r in rows)
+    plain = gankit.train(Config(model="dcgan", max_steps=6, log_every=2, out=str(tmp_path / "p"), **TINY))
+    assert "grad_norm_g" not in (plain.dir / "metrics.jsonl").read_text()
+    assert weights_equal(run.dir, plain.dir)  # measuring the gradient does not change training
+
+
+def test_grad_norm_matches_the_definition():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
+    net(torch.randn(5, 3)).sum().backward()
+    expected = torch.sqrt(sum((p.grad ** 2).sum() for p in net.parameters()))
+    torch.testing.assert_close(GANTrainer.grad_norm(net), expected)
+
+
+def test_the_saturating_loss_gives_g_a_weaker_gradient_when_d_wins():
+    """E5's premise: with D(G(z)) near 0, d/dlogit of log(1 − D) is −D ≈ 0, of −log D is D − 1 ≈ −1."""
+    from gankit.losses import LOSSES
+
+    logits = torch.full((8,), -6.0, requires_grad=True)  # D rejects every fake: D(G(z)) ≈ 0.0025
+    grads = {}
+    for form in ("saturating", "non-saturating"):
+        (grad,) = torch.autograd.grad(LOSSES["bce"].g_loss(logits, form), logits)
+        grads[form] = grad.abs().sum().item()
+    assert grads["saturating"] < 0.01 * grads["non-saturating"]
+
+
+def test_eval_metrics_that_do_not_fit_the_data_fail_before_training(tmp_path):
+    with pytest.raises(GankitError, match="does not fit ring8"):
+        gankit.train(Config(model="gan2d", data="ring8", eval_every_steps=5, eval_metrics="classifier",
+                            out=str(tmp_path / "r"), device="cpu"))
+    assert not (tmp_path / "r").exists()

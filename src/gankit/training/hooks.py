@@ -19,6 +19,12 @@ class Hook:
     def on_train_end(self, trainer, ended: str) -> None: ...
 
 
+def crossed(previous: int, step: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in (previous, step]: the schedules below fire at the
+    first log window at or after each multiple, whatever ``log_every`` is."""
+    return bool(every) and step // every > previous // every
+
+
 def epoch_label(trainer) -> int:
     """The 1-based number of the epoch just finished or under way."""
     return trainer.epoch + (1 if trainer.batch else 0)
@@ -97,11 +103,15 @@ class Checkpointer(Hook):
 
     def __init__(self, path: Path, extra: dict):
         self.path, self.extra = path, extra
+        self.last_step = None
+
+    def on_train_start(self, trainer) -> None:
+        self.last_step = trainer.step
 
     def on_log(self, trainer, row: dict) -> None:
-        every = trainer.cfg.checkpoint_every
-        if every and trainer.step % every == 0:
+        if crossed(self.last_step, trainer.step, trainer.cfg.checkpoint_every):
             self.on_epoch_end(trainer)
+        self.last_step = trainer.step
 
     def on_epoch_end(self, trainer) -> None:
         save_checkpoint({**trainer.state_dict(), **self.extra}, self.path)
@@ -115,12 +125,15 @@ class EvalMonitor(Hook):
 
     def __init__(self, root: Path, data_info: dict):
         self.root, self.info = root, data_info
-        self.last_step = -1
+        self.last_step = self.recorded = -1
+
+    def on_train_start(self, trainer) -> None:
+        self.last_step = trainer.step
 
     def on_log(self, trainer, row: dict) -> None:
-        every = trainer.cfg.eval_every_steps
-        if every and trainer.step % every == 0:
+        if crossed(self.last_step, trainer.step, trainer.cfg.eval_every_steps):
             self.record(trainer)
+        self.last_step = trainer.step
 
     def on_epoch_end(self, trainer) -> None:
         cfg = trainer.cfg
@@ -129,9 +142,9 @@ class EvalMonitor(Hook):
 
     def record(self, trainer) -> None:
         """Measure the generator now and append a row (once per step)."""
-        if trainer.step == self.last_step:
+        if trainer.step == self.recorded:
             return
-        self.last_step = trainer.step
+        self.recorded = trainer.step
         cfg = trainer.cfg
         import torch
 

@@ -24,7 +24,7 @@ from gankit.training.signals import StopFlag
 
 # id -> (variant names, the config field that differs, its values in variant order)
 EXPECTED = {
-    "E1": (["gan", "dcgan"], "model", ["gan", "dcgan"]),
+    "E1": (["gan", "gan-long", "dcgan"], "model", ["gan", "gan", "dcgan"]),
     "E2": (["z_dim-10", "z_dim-100", "z_dim-200", "z_dim-1000"], "z_dim", [10, 100, 200, 1000]),
     "E3": ([f"optimizer-{o}" for o in ("adam", "rmsprop", "sgd", "adadelta", "adagrad")], "optimizer",
            ["adam", "rmsprop", "sgd", "adadelta", "adagrad"]),
@@ -95,6 +95,7 @@ def test_bad_sweep_files_are_one_line_errors(raw, message):
     ({"grid": {"z_dmi": [1]}}, "unknown field 'z_dmi'"),
     ({"grid": {"z_dim": [0]}}, "--z-dim must be at least 1"),
     ({"base": {"model": "stylegan"}}, "unknown model 'stylegan'"),
+    ({"base": {"data": "imagenet"}}, "unknown data set 'imagenet'"),
     ({"grid": {"model": ["dcgan"], "z_dim": [8]}, "variants": [{"name": "model-dcgan_z_dim-8"}]}, "repeat"),
 ])
 def test_bad_variants_fail_before_anything_runs(raw, message, tmp_path):

@@ -248,7 +248,8 @@ def tracking(run: RunView, key: str) -> Optional[float]:
 @SECTIONS.register("grad_norm")
 def grad_norm_section(report: Report) -> str:
     series = report.series
-    first = max((r.rows[min(len(r.rows) - 1, len(r.rows) // 5)]["step"] for r in report.runs if r.rows), default=None)
+    longest = max((r.rows[-1]["step"] for r in report.runs if r.rows), default=0)
+    first = 100 if longest >= 500 else max(1, longest // 5)  # "the first iterations"
     png = figures.overlay(series, [("grad_norm_g", "‖∇G‖ over the whole run"), ("d_fake", "D(G(z))")], log_y=("grad_norm_g",))
     early = figures.overlay(series, [("grad_norm_g", f"‖∇G‖, first {first} steps")], max_x=first, log_y=("grad_norm_g",))
     if png is None:

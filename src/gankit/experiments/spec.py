@@ -98,7 +98,10 @@ class SweepSpec:
     def _variant(self, name: str, changes: dict, shared: dict, budget_fields: dict, trainer: str) -> Variant:
         values = coerce_fields({**shared, **changes, **budget_fields}, f"sweep {self.id}, variant {name}")
         cfg = Config(**values)
-        cfg.resolved()  # an unknown model or a value out of range fails before anything runs
+        cfg.resolved()  # an unknown model or data set, or a value out of range, fails before anything runs
+        from gankit.data import dataset_spec
+
+        dataset_spec(cfg.data)
         return Variant(name, changes, cfg, trainer)
 
 

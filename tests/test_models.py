@@ -354,3 +354,20 @@ def test_cdcgan_refuses_minibatch_discrimination():
 
     with pytest.raises(GankitError, match="cdcgan has no minibatch discrimination"):
         build_models(Config(model="cdcgan", minibatch_disc=True, ngf=8, ndf=8).resolved(), DataShape(1, 32, 10))
+
+
+def test_minibatch_discrimination_matches_its_definition():
+    """o(x_i)_k = Σ_{j≠i} exp(−‖M_i,k − M_j,k‖₁) (Salimans et al. 2016, §3.2), appended to the features."""
+    from gankit.models.minibatch_disc import MinibatchDiscrimination
+
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(6, n_kernels=4, kernel_dim=3)
+    h = torch.randn(5, 6)
+    m = (h @ layer.T).view(5, 4, 3)
+    expected = torch.stack([torch.stack([sum(torch.exp(-(m[i, k] - m[j, k]).abs().sum()) for j in range(5) if j != i)
+                                         for k in range(4)]) for i in range(5)])
+    out = layer(h)
+    assert out.shape == (5, 10) and torch.equal(out[:, :6], h)
+    torch.testing.assert_close(out[:, 6:], expected, rtol=1e-5, atol=1e-6)
+    collapsed = layer(h[:1].repeat(5, 1))[:, 6:]  # five identical samples: every closeness is 4
+    torch.testing.assert_close(collapsed, torch.full((5, 4), 4.0))

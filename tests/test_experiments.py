@@ -218,6 +218,9 @@ def test_a_tiny_sweep_runs_end_to_end_and_reports_everything(sweep_file, tmp_pat
         assert read_checkpoint(out / names[0])["step"] == 8
     assert (out / names[1] / "class_grid.png").exists() and (out / names[0] / "interpolation.png").exists()
     assert (out / "ring8" / "modes.png").exists() and (out / "autoencoder" / "reconstructions.png").exists()
+    assert (out / "autoencoder" / "code_samples.png").exists()
+    ae = json.loads((out / "autoencoder" / "eval.json").read_text())["metrics"]
+    assert ae["sharpness"] >= 0 and ae["recon_sharpness"] >= 0 and "recon_classifier_fid" in ae
     history = [json.loads(line) for line in (out / names[0] / "eval_history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == [4, 8]
     rows = [json.loads(line) for line in (out / names[0] / "metrics.jsonl").read_text().splitlines()]

@@ -18,36 +18,56 @@ def applicable(metrics: list[str], points: bool) -> list[str]:
     return [m for m in metrics if (m in POINT_METRICS) == points]
 
 
-def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int) -> None:
-    """``eval.json`` for a GAN's samples, or for the autoencoder's reconstructions of test images."""
-    if variant.trainer == "autoencoder":
-        run, fakes = autoencoder_as_run(folder, n)
-    else:
-        from gankit.run import load
+RECON_PREFIX = "recon_"  # eval.json keys of the autoencoder's reconstructions (its best case)
 
-        run, fakes = load(folder), None
+
+def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int) -> None:
+    """``eval.json`` for a GAN's samples; for the autoencoder, for the images it generates
+    (decoded codes), plus its reconstructions of test images under ``recon_`` names."""
+    if variant.trainer == "autoencoder":
+        return evaluate_autoencoder(folder, metrics, n)
+    from gankit.run import load
+
+    run = load(folder)
     chosen = applicable(metrics, run.shape.is_points)
     if chosen:
-        evaluate(run, chosen, n, fakes=fakes)
+        evaluate(run, chosen, n)
 
 
-def autoencoder_as_run(folder: Path, n: int):
-    """The baseline as a ``Run`` (its decoder as the generator) and its reconstructions of ``n``
-    test images with their labels, which its metrics score in place of samples."""
+def evaluate_autoencoder(folder: Path, metrics: list[str], n: int) -> None:
+    import json
+
     from gankit.data import load_data
-    from gankit.experiments.autoencoder import load_autoencoder, reconstruct
+    from gankit.experiments.autoencoder import code_samples, load_autoencoder, reconstruct
     from gankit.run import Run
+    from gankit.training.atomic import atomic_write_text
 
     model, cfg = load_autoencoder(folder)
-    test = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split="test")
-    images, labels = test.images[:n], test.labels[:n]
+    load = lambda split: load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit,  # noqa: E731
+                                   cfg.on_bad_image, split=split)
+    test, train = load("test"), load("train")
     run = Run(Path(folder), cfg, model.decoder, test.shape, test.class_names, test.class_ids)
-    return run, (reconstruct(model, images), torch.tensor(test.class_ids)[labels])
+    chosen = applicable(metrics, False)
+    unlabelled = torch.full((n,), -1, dtype=torch.long)
+    doc = evaluate(run, chosen, n, fakes=(code_samples(model, train.images, n, cfg.seed), unlabelled), out_name=None)
+    recon = (reconstruct(model, test.images[:n]), torch.tensor(test.class_ids)[test.labels[:n]])
+    recon_doc = evaluate(run, chosen, n, fakes=recon, out_name=None)
+    doc["metrics"].update({RECON_PREFIX + k: v for k, v in recon_doc["metrics"].items()
+                           if k in ("sharpness", "classifier_fid", "fid", "kid_mean", "label_accuracy")})
+    doc["provenance"]["scored"] = "decoded codes from a Gaussian fitted to training codes; recon_*: test reconstructions"
+    atomic_write_text(json.dumps(doc, indent=2) + "\n", Path(folder) / "eval.json")
 
 
 def draw_artefacts(sections: list[str], variant: Variant, folder: Path) -> None:
     """The pictures the experiment's report sections show, for the runs they apply to."""
-    if variant.trainer != "gan" or not set(sections) & {"class_grid", "interpolation", "modes"}:
+    if variant.trainer == "autoencoder":
+        if not all((folder / name).exists() for name in ("reconstructions.png", "code_samples.png")):
+            from gankit.experiments.autoencoder import load_autoencoder, save_reconstructions
+
+            model, cfg = load_autoencoder(folder)
+            save_reconstructions(model, cfg, folder)
+        return
+    if not set(sections) & {"class_grid", "interpolation", "modes"}:
         return
     from gankit.plots import save_image_grid, save_points
     from gankit.run import load

@@ -294,16 +294,21 @@ SECTIONS.add("modes", picture_section(
 
 @SECTIONS.register("reconstructions")
 def reconstructions_section(report: Report) -> str:
+    def shown(r: RunView, prefix: str = "") -> str:
+        keys = ("sharpness", "real_sharpness", "classifier_fid", "fid")
+        return ", ".join(f"{k} {number(r.metrics[prefix + k])}" for k in keys if r.metrics.get(prefix + k) is not None)
+
     items = []
     for r in report.runs:
-        path = r.latest_grid()
-        if path:
-            shown = ", ".join(f"{k} {number(r.metrics[k])}" for k in ("sharpness", "real_sharpness", "classifier_fid",
-                                                                        "fid") if r.metrics.get(k) is not None)
-            what = "reconstructions (top: test images)" if r.trainer == "autoencoder" else "samples"
-            items.append((f"{r.name} {what} — {shown}", path))
+        if r.trainer == "autoencoder":
+            items += [(f"{r.name} generated (decoded codes) — {shown(r)}", p) for p in r.files("code_samples.png")]
+            items += [(f"{r.name} reconstructions (top: test images) — {shown(r, 'recon_')}", p)
+                      for p in r.files("reconstructions.png")]
+        elif r.latest_grid():
+            items.append((f"{r.name} samples — {shown(r)}", r.latest_grid()))
     note = ("sharpness: mean variance of the Laplacian (higher = sharper); real_sharpness: the same for real images. "
-            "The autoencoder is scored on its reconstructions of test images, the GAN on its samples.")
+            "The autoencoder generates by decoding codes drawn from a Gaussian fitted to its training codes; its "
+            "reconstructions of test images (recon_* in the table) are its best case, not generation.")
     return section("Autoencoder against GAN", figure_row(items), note) if items else ""
 
 

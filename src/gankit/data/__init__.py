@@ -12,7 +12,7 @@ from gankit.data.toy2d import toy_modes, toy_spec
 from gankit.data.torchvision_sets import CELEBA, CIFAR10, FLOWERS102, SVHN
 from gankit.registry import Registry
 
-__all__ = ["DATASETS", "ImageData", "dataset_spec", "load_data", "data_roots", "toy_modes"]
+__all__ = ["DATASETS", "ImageData", "dataset_spec", "load_data", "load_run_data", "data_roots", "toy_modes"]
 log = logging.getLogger(__name__)
 
 DATASETS: Registry[DatasetSpec] = Registry("data set")
@@ -47,3 +47,8 @@ def load_data(name: str, data_dir: Optional[str] = None, image_size: int = 32, c
     if not data.is_points:
         data.images = fit_images(data.images, image_size, fit)
     return keep_classes(data, classes)
+
+
+def load_run_data(cfg, split: str = "train") -> ImageData:
+    """``split`` of a run's data set, as its (resolved) config says: size, classes, fit, bad images."""
+    return load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split=split)

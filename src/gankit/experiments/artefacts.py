@@ -37,15 +37,13 @@ def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int)
 def evaluate_autoencoder(folder: Path, metrics: list[str], n: int) -> None:
     import json
 
-    from gankit.data import load_data
+    from gankit.data import load_run_data
     from gankit.experiments.autoencoder import code_samples, load_autoencoder, reconstruct
     from gankit.run import Run
     from gankit.training.atomic import atomic_write_text
 
     model, cfg = load_autoencoder(folder)
-    load = lambda split: load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit,  # noqa: E731
-                                   cfg.on_bad_image, split=split)
-    test, train = load("test"), load("train")
+    test, train = load_run_data(cfg, "test"), load_run_data(cfg)
     run = Run(Path(folder), cfg, model.decoder, test.shape, test.class_names, test.class_ids)
     chosen = applicable(metrics, False)
     unlabelled = torch.full((n,), -1, dtype=torch.long)
@@ -78,8 +76,8 @@ def draw_artefacts(sections: list[str], variant: Variant, folder: Path) -> None:
     if "interpolation" in sections and not run.shape.is_points and not (folder / "interpolation.png").exists():
         save_image_grid(run.interpolate(STRIP_STEPS, GRID_ROWS), folder / "interpolation.png", nrow=STRIP_STEPS)
     if "modes" in sections and run.shape.is_points and not (folder / "modes.png").exists():
-        from gankit.data import load_data
+        from gankit.data import load_run_data
 
-        real = load_data(run.config.data).images[:SCATTER_POINTS]
+        real = load_run_data(run.config).images[:SCATTER_POINTS]
         save_points(run.sample(SCATTER_POINTS), real, folder / "modes.png",
                     title=f"{run.config.data}: {SCATTER_POINTS} samples over the data")

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.config import Config
-from gankit.data import load_data
+from gankit.data import load_run_data
 from gankit.models.autoencoder import ConvAutoencoder
 from gankit.models.init import INITS
 from gankit.training.atomic import atomic_torch_save
@@ -43,7 +43,7 @@ def total_steps(cfg: Config, batches_per_epoch: int) -> int:
 def train_autoencoder(config: Config, folder: Path) -> str:
     """Train (or continue) the baseline in ``folder``; returns "done" or the signal name."""
     cfg = config.resolved()
-    data = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image)
+    data = load_run_data(cfg)
     device = resolve_device(cfg.device)
     run = RunDir(Path(folder))
     run.checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -144,8 +144,8 @@ def save_reconstructions(model: ConvAutoencoder, cfg: Config, root: Path) -> Non
     ``code_samples.png``: 64 images decoded from the fitted code Gaussian (``code_samples``)."""
     from gankit.plots import save_image_grid
 
-    test = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split="test")
+    test = load_run_data(cfg, "test")
     originals = test.images[:N_SHOWN]
     save_image_grid(torch.cat([originals, reconstruct(model, originals)]), root / "reconstructions.png", nrow=N_SHOWN)
-    train = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image)
+    train = load_run_data(cfg)
     save_image_grid(code_samples(model, train.images, 64, cfg.seed), root / "code_samples.png", nrow=8)

@@ -59,10 +59,9 @@ class Evaluation:
 
     def real(self, split: str, count: Optional[int] = None):
         """``count`` random images (seeded) of ``split`` at the run's resolution and classes."""
-        from gankit.data import load_data
+        from gankit.data import load_run_data
 
-        data = load_data(self.cfg.data, self.cfg.data_dir, self.cfg.image_size, self.cfg.classes, self.cfg.fit,
-                         self.cfg.on_bad_image, split=split)
+        data = load_run_data(self.cfg, split)
         if count and count < len(data):
             keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:count]
             data.images, data.labels = data.images[keep], data.labels[keep]

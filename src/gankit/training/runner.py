@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 
 from gankit.config import Config
-from gankit.data import load_data
+from gankit.data import load_run_data
 from gankit.errors import GankitError
 from gankit.training import hooks as H
 from gankit.training.checkpoint import read_checkpoint
@@ -35,7 +35,7 @@ def data_info(data, trainer: GANTrainer) -> dict:
 
 def prepare(cfg: Config) -> tuple[GANTrainer, object]:
     """Load the data and build the trainer for a resolved config."""
-    data = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image)
+    data = load_run_data(cfg)
     if len(data) < cfg.batch_size * cfg.n_critic:
         raise GankitError(f"{cfg.data} has {len(data)} images, fewer than --batch-size × --n-critic = "
                           f"{cfg.batch_size * cfg.n_critic}: lower --batch-size")

@@ -252,3 +252,23 @@ def test_eval_metrics_that_do_not_fit_the_data_fail_before_training(tmp_path):
         gankit.train(Config(model="gan2d", data="ring8", eval_every_steps=5, eval_metrics="classifier",
                             out=str(tmp_path / "r"), device="cpu"))
     assert not (tmp_path / "r").exists()
+
+
+def test_flushing_denormals_leaves_the_losses_unchanged(tmp_path, monkeypatch):
+    """The CPU speed lever changes only values below 1.2e-38: seeded losses agree within noise."""
+    from gankit.training import runner
+
+    with_flush = gankit.train(Config(model="dcgan", max_steps=20, log_every=5, out=str(tmp_path / "a"), **TINY))
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda on: False)  # as if unsupported: plain arithmetic
+    plain = gankit.train(Config(model="dcgan", max_steps=20, log_every=5, out=str(tmp_path / "b"), **TINY))
+    a, b = metric_rows(with_flush.dir), metric_rows(plain.dir)
+    for ra, rb in zip(a, b):
+        for key in ("loss_d", "loss_g"):
+            assert ra[key] == pytest.approx(rb[key], rel=1e-4, abs=1e-6)
+    assert runner.flush_denormals  # the lever the trainer uses
+
+
+def test_flush_denormals_is_restored_after_training(tmp_path):
+    gankit.train(Config(model="dcgan", max_steps=2, out=str(tmp_path / "r"), **TINY))
+    tiny = torch.tensor([1e-40])
+    assert tiny.item() != 0.0  # denormals are back to normal outside training

@@ -149,6 +149,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from gankit.bench.measure import BENCH_MODELS
+    from gankit.bench.table import HEADER, run_bench
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for name in models:
+        if name not in BENCH_MODELS:
+            raise GankitError(f"gankit bench has no model {name!r}: choose from {', '.join(BENCH_MODELS)}")
+    if args.device == "cuda":
+        from gankit.training.runner import resolve_device
+
+        resolve_device("cuda")
+    print(HEADER)
+    run_bench(models, args.data, args.data_dir, args.device, baseline=not args.no_baseline, scale=args.scale,
+              say=lambda line: print(line, flush=True))
+    return 0
+
+
 def cmd_models(args) -> int:
     from gankit.models import MODELS
 
@@ -235,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write DIR/report.html for a sweep or a run")
     p.add_argument("dir", help="sweep folder or run directory")
     p.set_defaults(func=cmd_report)
+
+    from gankit.bench.measure import BENCH_MODELS
+
+    p = sub.add_parser("bench", help="training throughput against the PyTorch DCGAN example's loop",
+                       description="Images/s over whole D+G steps after warm-up, for gankit's loop and a plain "
+                                   "re-implementation of pytorch/examples dcgan/main.py on the same data and networks.")
+    p.add_argument("--models", default=",".join(BENCH_MODELS), help=f"comma-separated (default: {','.join(BENCH_MODELS)})")
+    p.add_argument("--data", default="mnist", help="data set (default mnist)")
+    p.add_argument("--data-dir", help="data root (default $GANKIT_DATA, ~/.cache/gankit/data)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--scale", type=float, default=1.0, help="multiply the timed steps (default 1)")
+    p.add_argument("--no-baseline", action="store_true", help="time gankit's loop only")
+    p.set_defaults(func=cmd_bench)
 
     sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)
     p = sub.add_parser("datasets", help="list the data sets and whether each is available offline now")

@@ -1,0 +1,51 @@
+"""`gankit bench`: the baseline loop is the example's (PIL pipeline, real updates), the measured
+numbers are positive and scale as they should, and bad input is one line."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit.bench.baseline import PILImages, baseline_images_per_s
+from gankit.bench.measure import Job, build, cpu_peak_gflops, flops_per_step, run_job
+from gankit.cli import main
+
+
+def test_the_baseline_pipeline_gives_the_same_pixels_as_the_in_memory_path():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8, generator=gen)
+    x, label = PILImages(images, torch.arange(4), 28)[2]
+    torch.testing.assert_close(x, images[2].float() / 127.5 - 1)  # ToTensor + Normalize(0.5, 0.5)
+    assert label == 2 and PILImages(images, torch.arange(4), 32)[0][0].shape == (1, 32, 32)
+
+
+def test_the_baseline_loop_trains_the_networks():
+    _, data, trainer = build(Job("dcgan-32", "baseline", "digits", None, "cpu", 1, 2, dict(ngf=4, ndf=4)))
+    before = [p.detach().clone() for p in trainer.G.parameters()]
+    rate = baseline_images_per_s(trainer.G, trainer.D, data.images, data.labels, 32, 100, False,
+                                 batch_size=16, warmup=1, steps=2, workers=0)
+    assert rate > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
+
+
+@pytest.mark.parametrize("name", ["gan", "dcgan-32", "cdcgan", "wgan-gp"])
+def test_gankit_jobs_report_positive_throughput_and_flops(name):
+    out = run_job(Job(name, "gankit", "digits", None, "cpu", 1, 2, dict(ngf=4, ndf=4, batch_size=16)))
+    assert out["images_per_s"] > 0 and out["peak_rss_mb"] > 0
+    assert out["flops_per_step"] is None if name == "wgan-gp" else out["flops_per_step"] > 0
+
+
+def test_flops_per_step_scale_with_the_batch_and_the_critic_steps():
+    def flops(**extra):
+        _, _, trainer = build(Job("dcgan-32", "gankit", "digits", None, "cpu", 0, 1, dict(ngf=4, ndf=4, **extra)))
+        return flops_per_step(trainer)
+
+    assert flops(batch_size=32) == pytest.approx(2 * flops(batch_size=16), rel=1e-9)
+    one, five = flops(batch_size=16), flops(batch_size=16, n_critic=5, loss="wasserstein")
+    assert one < five < 5 * one  # four more D updates, the same single G update
+
+
+def test_peak_estimate_and_bad_models(capsys):
+    peak, how = cpu_peak_gflops()
+    assert peak > 0 and "cores" in how
+    assert main(["bench", "--models", "stylegan"]) == 2
+    assert "no model 'stylegan'" in capsys.readouterr().err

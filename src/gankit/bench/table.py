@@ -44,7 +44,8 @@ HEADER = (f"{'model':10s} {'gankit img/s':>13s} {'baseline img/s':>15s} {'ratio'
 
 def format_row(row: dict) -> str:
     def num(value, fmt):
-        return "—" if value is None else format(value, fmt)
+        width = int(fmt.split(",")[0].split(".")[0] or 0)
+        return "—".rjust(width) if value is None else format(value, fmt)
 
     return (f"{row['model']:10s} {row['gankit']:13,.1f} {num(row['baseline'], '15,.1f')} "
             f"{num(row['ratio'], '6.2f') + ('x' if row['ratio'] else ''):>7s} {num(row['gflop_per_step'], '11.3f'):>11s} "

@@ -49,3 +49,19 @@ def test_peak_estimate_and_bad_models(capsys):
     assert peak > 0 and "cores" in how
     assert main(["bench", "--models", "stylegan"]) == 2
     assert "no model 'stylegan'" in capsys.readouterr().err
+
+
+def test_time_to_quality_stops_when_the_criterion_holds(tmp_path):
+    from gankit.bench.quality import time_to_quality
+
+    lines = []
+    out = time_to_quality(str(tmp_path / "ttq"), data="digits", max_kl=100.0, every=10, max_steps=40,
+                          say=lines.append)
+    # With a lax KL bar the run stops at the first evaluation that covers every class.
+    curve = out["curve"]
+    if out["reached"]:
+        assert out["reached"]["step"] == curve[-1][0] and curve[-1][2] == 10 and out["reached"]["wall_s"] > 0
+        assert all(c[2] < 10 for c in curve[:-1])
+    else:
+        assert curve[-1][0] == 40 and all(c[2] < 10 for c in curve)
+    assert [c[0] for c in curve] == list(range(10, curve[-1][0] + 1, 10)) and "classifier-FID curve" in lines[-1]

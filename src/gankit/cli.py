@@ -161,9 +161,18 @@ def cmd_bench(args) -> int:
         from gankit.training.runner import resolve_device
 
         resolve_device("cuda")
-    print(HEADER)
-    run_bench(models, args.data, args.data_dir, args.device, baseline=not args.no_baseline, scale=args.scale,
-              say=lambda line: print(line, flush=True))
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    if models:
+        print(HEADER)
+        run_bench(models, args.data, args.data_dir, args.device, baseline=not args.no_baseline, scale=args.scale,
+                  say=say)
+    if args.time_to_quality:
+        import time
+
+        from gankit.bench.quality import time_to_quality
+
+        out = args.out or f"runs/bench-time-to-quality-{time.strftime('%Y%m%d-%H%M%S')}"
+        time_to_quality(out, args.data, args.data_dir, say=say)
     return 0
 
 
@@ -265,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--scale", type=float, default=1.0, help="multiply the timed steps (default 1)")
     p.add_argument("--no-baseline", action="store_true", help="time gankit's loop only")
+    p.add_argument("--time-to-quality", action="store_true",
+                   help="also train dcgan 32 px until 10/10 classes with class KL <= 0.02 (domain classifier); "
+                        "use --models '' for this alone")
+    p.add_argument("--out", help="run directory of the time-to-quality run (default runs/bench-time-to-quality-TIME)")
     p.set_defaults(func=cmd_bench)
 
     sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)

@@ -65,3 +65,12 @@ def test_time_to_quality_stops_when_the_criterion_holds(tmp_path):
     else:
         assert curve[-1][0] == 40 and all(c[2] < 10 for c in curve)
     assert [c[0] for c in curve] == list(range(10, curve[-1][0] + 1, 10)) and "classifier-FID curve" in lines[-1]
+
+
+def test_memory_is_recorded_per_epoch(tmp_path):
+    from gankit.bench.quality import memory_over_epochs
+
+    rss = memory_over_epochs(str(tmp_path / "m"), data="digits", epochs=3, classes=[3],
+                             extra=dict(ngf=4, ndf=4, batch_size=16))
+    assert len(rss) == 3 and all(r > 50 for r in rss)
+    assert max(rss) - min(rss) < 0.25 * min(rss)  # a tiny run must not grow by a quarter in three epochs

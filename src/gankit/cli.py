@@ -173,6 +173,15 @@ def cmd_bench(args) -> int:
 
         out = args.out or f"runs/bench-time-to-quality-{time.strftime('%Y%m%d-%H%M%S')}"
         time_to_quality(out, args.data, args.data_dir, say=say)
+    if args.memory_epochs:
+        import tempfile
+
+        from gankit.bench.quality import memory_over_epochs
+
+        with tempfile.TemporaryDirectory() as tmp:
+            rss = memory_over_epochs(f"{tmp}/run", args.data, args.data_dir, args.memory_epochs, classes=[3])
+        say(f"dcgan-64 RSS after each epoch (class 3 only): {', '.join(f'{r:,.0f}' for r in rss)} MB; "
+            f"growth after the first epoch {rss[-1] - rss[0]:+,.0f} MB")
     return 0
 
 
@@ -278,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train dcgan 32 px until 10/10 classes with class KL <= 0.02 (domain classifier); "
                         "use --models '' for this alone")
     p.add_argument("--out", help="run directory of the time-to-quality run (default runs/bench-time-to-quality-TIME)")
+    p.add_argument("--memory-epochs", type=int, default=0, metavar="N",
+                   help="also train dcgan 64 px on one class for N epochs and print the RSS after each")
     p.set_defaults(func=cmd_bench)
 
     sub.add_parser("models", help="list the models").set_defaults(func=cmd_models)

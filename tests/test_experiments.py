@@ -345,3 +345,19 @@ def test_class_grid_rows_are_noise_and_columns_are_classes(tmp_path):
     with pytest.raises(GankitError, match="unconditional"):
         gankit.train(Config(model="dcgan", data="digits", image_size=16, ngf=4, ndf=4, max_steps=1,
                             out=str(tmp_path / "u"), device="cpu")).class_grid()
+
+
+def test_a_diverging_variant_is_reported_and_the_sweep_goes_on(sweep_file, tmp_path, monkeypatch):
+    from gankit.training.loop import NonFiniteLoss
+
+    real = sweep_module.run_variant
+
+    def diverge_first(variant, folder, progress):
+        if variant.name.startswith("model-dcgan"):
+            raise NonFiniteLoss("loss_d became nan at step 5 (epoch 1)")
+        return real(variant, folder, progress)
+
+    monkeypatch.setattr(sweep_module, "run_variant", diverge_first)
+    root, results = run_sweep(load_sweep(str(sweep_file)), out=str(tmp_path / "s"))
+    assert results[0].status.startswith("diverged: loss_d became nan at step 5")
+    assert [r.status for r in results[1:]] == ["trained"] * 3 and (root / "report.html").exists()

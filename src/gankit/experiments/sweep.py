@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from gankit.errors import GankitError
 from gankit.experiments.spec import SweepSpec, Variant
 from gankit.training.atomic import atomic_write_text
+from gankit.training.loop import NonFiniteLoss
 from gankit.training.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,11 @@ def run_sweep(spec: SweepSpec, budget: str = "quick", data: Optional[str] = None
     for i, variant in enumerate(variants, 1):
         folder = root / variant.name
         say(f"[{i}/{len(variants)}] {variant.name}")
-        status = run_variant(variant, folder, progress)
+        try:
+            status = run_variant(variant, folder, progress)
+        except NonFiniteLoss as err:  # a diverging variant (a learning rate too high) is a result, not a crash
+            results.append(VariantResult(variant.name, f"diverged: {err}"))
+            continue
         results.append(VariantResult(variant.name, status))
         if status not in ("trained", "resumed", "skipped"):
             return root, results

@@ -85,7 +85,9 @@ def run_job(job: Job) -> dict[str, Any]:
 
         # The files at their own size, as the example reads them; its Resize brings them to the run's size.
         native = load_data(cfg.data, cfg.data_dir, dataset_spec(cfg.data).native_size or cfg.image_size, cfg.classes)
-        rate = baseline_images_per_s(trainer.G, trainer.D, native.images, native.labels, cfg.image_size, cfg.z_dim,
+        # The example's networks are plain NCHW modules: undo the trainer's channels-last layout.
+        G, D = (net.to(memory_format=torch.contiguous_format) for net in (trainer.G, trainer.D))
+        rate = baseline_images_per_s(G, D, native.images, native.labels, cfg.image_size, cfg.z_dim,
                                      trainer.spec.conditional, cfg.lr_d, cfg.batch_size, job.warmup, job.steps,
                                      device=trainer.device)
         return dict(images_per_s=rate, peak_rss_mb=peak_rss_mb())

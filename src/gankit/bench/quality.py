@@ -36,43 +36,27 @@ def time_to_quality(out: str, data: str = "mnist", data_dir: Optional[str] = Non
                     every: int = 100, max_steps: int = 20_000, say: Callable[[str], None] = print) -> dict:
     """Train ``dcgan`` 32 px with its defaults until the criterion holds; returns the step, the wall
     time (evaluations included) and the training time at that point, and the classifier-FID curve."""
-    from gankit.training.signals import StopFlag
-
     from gankit.metrics.classifier import domain_classifier
+    from gankit.training.signals import StopFlag
 
     cfg = Config(model="dcgan", data=data, data_dir=data_dir, max_steps=max_steps, epochs=100, eval_every_steps=every,
                  eval_metrics="classifier", eval_n=2000, out=out).resolved()
     domain_classifier(cfg.data, cfg.data_dir)  # trained (or loaded) before the clock starts
     stop = StopFlag()
     watcher = StopAtQuality(Path(out) / "eval_history.jsonl", stop, max_kl, time.perf_counter())
-    run, trainer = train_with(cfg, [watcher], stop)
-    curve = [json.loads(line) for line in run.eval_history.read_text().splitlines()]
+    from gankit.training.runner import train
+
+    run = train(cfg, hooks=[watcher], stop=stop)
+    curve = [json.loads(line) for line in (run.dir / "eval_history.jsonl").read_text().splitlines()]
     result = dict(reached=watcher.reached, curve=[(r["step"], round(r["classifier_fid"], 1), r["classes_covered"],
                                                    round(r["class_kl"], 4)) for r in curve])
     if watcher.reached:
         say(f"time to quality (10/10 classes, class KL ≤ {max_kl}): step {watcher.reached['step']}, "
             f"{watcher.reached['wall_s']} s wall ({watcher.reached['train_s']} s of training)")
     else:
-        say(f"quality not reached in {trainer.step} steps")
+        say(f"quality not reached by step {curve[-1]['step'] if curve else 0}")
     say("classifier-FID curve (step, cFID, classes, KL): " + ", ".join(map(str, result["curve"])))
     return result
-
-
-def train_with(cfg: Config, extra_hooks: list, stop):
-    """A new run of resolved ``cfg`` with the standard hooks plus ``extra_hooks``, which may set
-    ``stop``; returns its RunDir and trainer."""
-    from gankit.training.loop import run_loop
-    from gankit.training.run_dir import create_run_dir, ensure_new, write_config_json
-    from gankit.training.runner import data_info, flush_denormals, make_hooks, prepare
-
-    ensure_new(cfg.out)
-    trainer, loaded = prepare(cfg)
-    run = create_run_dir(cfg.out)
-    info = data_info(loaded, trainer)
-    write_config_json(run, cfg.to_dict(), info)
-    with flush_denormals(trainer.device):
-        run_loop(trainer, make_hooks(run, trainer, loaded, info, progress=False) + list(extra_hooks), stop)
-    return run, trainer
 
 
 class RecordMemory(H.Hook):
@@ -93,11 +77,11 @@ def memory_over_epochs(out: str, data: str = "mnist", data_dir: Optional[str] = 
                        classes: Optional[list] = None, extra: Optional[dict] = None) -> list[float]:
     """RSS (MB) after each of ``epochs`` epochs of a ``dcgan`` 64 px run (ngf = ndf = 64) on
     ``classes`` (a subset keeps epochs short): flat numbers mean nothing accumulates."""
-    from gankit.training.signals import StopFlag
+    from gankit.training.runner import train
 
     values = dict(model="dcgan", image_size=64, ngf=64, ndf=64, data=data, data_dir=data_dir, classes=classes,
                   epochs=epochs, out=out)
     cfg = Config(**{**values, **(extra or {})}).resolved()
     recorder = RecordMemory()
-    train_with(cfg, [recorder], StopFlag())
+    train(cfg, hooks=[recorder])
     return recorder.rss_mb

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import torch
 
@@ -86,18 +86,21 @@ def flush_denormals(device: torch.device) -> Iterator[None]:
         torch.set_flush_denormal(False)  # PyTorch's default; nothing reads the previous state
 
 
-def execute(run: RunDir, trainer: GANTrainer, data, progress: bool) -> str:
-    """Run the loop with Ctrl-C/SIGTERM turned into a checkpoint and a clean stop."""
+def execute(run: RunDir, trainer: GANTrainer, data, progress: bool, hooks: Sequence[H.Hook] = (),
+            stop: Optional[StopFlag] = None) -> str:
+    """Run the loop with Ctrl-C/SIGTERM turned into a checkpoint and a clean stop. ``hooks`` run
+    after the standard ones; they may end the run by setting ``stop.reason``."""
     info = data_info(data, trainer)
     write_config_json(run, trainer.cfg.to_dict(), info)
-    with stop_on_signals(StopFlag()) as stop, flush_denormals(trainer.device):
-        ended = run_loop(trainer, make_hooks(run, trainer, data, info, progress), stop)
+    with stop_on_signals(stop or StopFlag()) as stop, flush_denormals(trainer.device):
+        ended = run_loop(trainer, make_hooks(run, trainer, data, info, progress) + list(hooks), stop)
     log.info("run %s ended (%s) at epoch %d, step %d", run.root, ended, trainer.epoch, trainer.step)
     return ended
 
 
-def train(config: Config, progress: bool = False):
-    """Train a new run from ``config``; returns the ``Run`` (its ``stopped`` says why it ended)."""
+def train(config: Config, progress: bool = False, hooks: Sequence[H.Hook] = (), stop: Optional[StopFlag] = None):
+    """Train a new run from ``config``; returns the ``Run`` (its ``stopped`` says why it ended).
+    ``hooks`` and ``stop``: extra hooks and the flag they may set to end the run early."""
     from gankit.run import Run
 
     cfg = config.resolved()
@@ -105,7 +108,7 @@ def train(config: Config, progress: bool = False):
     ensure_new(cfg.out)
     trainer, data = prepare(cfg)  # before the directory exists: bad data leaves nothing behind
     run = create_run_dir(cfg.out)
-    ended = execute(run, trainer, data, progress)
+    ended = execute(run, trainer, data, progress, hooks, stop)
     return Run.from_trainer(run.root, trainer, data, stopped=ended)
 
 

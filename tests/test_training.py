@@ -109,6 +109,25 @@ def test_a_stop_request_saves_a_checkpoint_and_resumes_exactly(tmp_path):
     assert weights_equal(tmp_path / "straight", run.root)
 
 
+def test_an_extra_hook_can_end_train_through_its_stop_flag(tmp_path):
+    """What the bench's time-to-quality watcher relies on: the flag passed to ``train`` is the one
+    the loop reads, even while it is unset (an unset StopFlag is falsy)."""
+    from gankit.training.runner import train
+
+    class StopAtStep(H.Hook):
+        def __init__(self, flag):
+            self.flag = flag
+
+        def on_log(self, trainer, row):
+            if trainer.step == 10:
+                self.flag.reason = "quality reached"
+
+    flag = StopFlag()
+    cfg = Config(model="dcgan", epochs=2, out=str(tmp_path / "run"), log_every=5, **TINY)
+    run = train(cfg, hooks=[StopAtStep(flag)], stop=flag)
+    assert run.stopped == "quality reached" and read_checkpoint(run.dir)["step"] == 10
+
+
 def test_resume_after_a_kill_drops_rows_logged_after_the_checkpoint(tmp_path):
     """A kill between checkpoints leaves rows newer than last.pt; resuming must not log them twice."""
     gankit.train(Config(model="dcgan", epochs=1, out=str(tmp_path / "run"), **TINY))

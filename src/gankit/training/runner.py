@@ -92,7 +92,7 @@ def execute(run: RunDir, trainer: GANTrainer, data, progress: bool, hooks: Seque
     after the standard ones; they may end the run by setting ``stop.reason``."""
     info = data_info(data, trainer)
     write_config_json(run, trainer.cfg.to_dict(), info)
-    with stop_on_signals(stop or StopFlag()) as stop, flush_denormals(trainer.device):
+    with stop_on_signals(StopFlag() if stop is None else stop) as stop, flush_denormals(trainer.device):
         ended = run_loop(trainer, make_hooks(run, trainer, data, info, progress) + list(hooks), stop)
     log.info("run %s ended (%s) at epoch %d, step %d", run.root, ended, trainer.epoch, trainer.step)
     return ended

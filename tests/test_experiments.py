@@ -361,3 +361,31 @@ def test_a_diverging_variant_is_reported_and_the_sweep_goes_on(sweep_file, tmp_p
     root, results = run_sweep(load_sweep(str(sweep_file)), out=str(tmp_path / "s"))
     assert results[0].status.startswith("diverged: loss_d became nan at step 5")
     assert [r.status for r in results[1:]] == ["trained"] * 3 and (root / "report.html").exists()
+
+
+def test_a_sweep_spread_over_two_devices_trains_every_variant_once(sweep_file, tmp_path, capsys):
+    """--devices cpu,cpu: two worker processes, one variant each at a time; the same runs as one
+    after another (within float noise: the workers use one thread each), and a re-run skips all."""
+    side_by_side, in_turn = tmp_path / "parallel", tmp_path / "serial"
+    assert main(["sweep", str(sweep_file), "--out", str(side_by_side), "--devices", "cpu,cpu", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(" on cpu") == 4 and err.count(": trained") == 4 and (side_by_side / "report.html").exists()
+    assert main(["sweep", str(sweep_file), "--out", str(in_turn), "-q"]) == 0
+    for folder in in_turn.iterdir():
+        if folder.is_dir() and folder.name != "autoencoder":
+            a, b = read_checkpoint(side_by_side / folder.name), read_checkpoint(folder)
+            assert a["step"] == b["step"] == 8
+            for key, value in b["generator"].items():
+                assert torch.allclose(a["generator"][key].float(), value.float(), rtol=1e-3, atol=1e-4), key
+    capsys.readouterr()
+    assert main(["sweep", str(sweep_file), "--out", str(side_by_side), "--devices", "cpu,cpu", "-q"]) == 0
+    assert capsys.readouterr().err.count(": skipped") == 4
+
+
+@pytest.mark.parametrize("devices, message", [
+    ("gpu0,cpu", "'gpu0' is not cpu, cuda or cuda:N"),
+    ("cpu:1,cpu", "'cpu:1' is not cpu, cuda or cuda:N"),
+])
+def test_bad_sweep_devices_are_one_line_errors(devices, message, sweep_file, tmp_path, capsys):
+    assert main(["sweep", str(sweep_file), "--out", str(tmp_path / "s"), "--devices", devices, "-q"]) == 2
+    assert message in capsys.readouterr().err

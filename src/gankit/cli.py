@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -30,6 +31,12 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                            metavar=f.name.upper(), help=help_text, **kwargs)
 
 
+def add_nproc_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nproc", type=int, default=1, metavar="N",
+                        help="train with N processes under DistributedDataParallel on this machine (one per GPU; "
+                             "short for torchrun --standalone --nproc_per_node N -m gankit ...); default 1")
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """TOML values, then flags on top; each value parsed and checked as its field."""
     values = load_toml(args.config) if args.config else {}
@@ -44,27 +51,53 @@ def run_summary(run, ended: str) -> None:
     grids = sorted((run.dir / "samples").glob("epoch_*.png"))
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731
     if ended in EXIT_SIGNAL:
-        say(f"stopped by {ended}; checkpoint saved — continue with: gankit resume {run.dir}")
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        say(f"stopped by {ended}; checkpoint saved — continue with: gankit resume {run.dir}"
+            + (f" --nproc {world}" if world > 1 else ""))
     say(f"samples:    {grids[-1] if grids else '(none yet)'}")
     say(f"loss plot:  {run.dir / 'losses.png'}")
     say(f"checkpoint: {run.dir / 'checkpoints' / 'last.pt'}")
     print(run.dir)
 
 
+def launched(args) -> Optional[int]:
+    """``--nproc N`` (N > 1): the exit code of the same command run as N ranks under DDP."""
+    if args.nproc < 1:
+        raise GankitError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc == 1:
+        return None
+    from gankit.training.launch import launch, strip_nproc
+
+    return launch(strip_nproc(args.argv), args.nproc)
+
+
 def cmd_train(args) -> int:
     from gankit.run import train
 
+    code = launched(args)
+    if code is not None:
+        return code
     run = train(config_from_args(args), progress=not args.quiet)
-    run_summary(run, run.stopped)
+    if rank() == 0:
+        run_summary(run, run.stopped)
     return EXIT_SIGNAL.get(run.stopped, 0)
 
 
 def cmd_resume(args) -> int:
     from gankit.run import resume
 
+    code = launched(args)
+    if code is not None:
+        return code
     run = resume(args.dir, epochs=args.epochs, max_steps=args.max_steps, progress=not args.quiet)
-    run_summary(run, run.stopped)
+    if rank() == 0:
+        run_summary(run, run.stopped)
     return EXIT_SIGNAL.get(run.stopped, 0)
+
+
+def rank() -> int:
+    """This process's rank in a torchrun job (0 outside one)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def save_samples(samples, labels, out: Path, nrow: int) -> None:
@@ -130,7 +163,8 @@ def cmd_sweep(args) -> int:
 
     spec = load_sweep(args.experiment)
     say = lambda text: print(f"gankit sweep {spec.id}: {text}", file=sys.stderr)  # noqa: E731
-    root, results = run_sweep(spec, args.budget, args.data, args.out, progress=not args.quiet, say=say)
+    devices = [d.strip() for d in (args.devices or "").split(",") if d.strip()]
+    root, results = run_sweep(spec, args.budget, args.data, args.out, progress=not args.quiet, say=say, devices=devices)
     for result in results:
         say(f"{result.name}: {result.status}")
     stopped = next((r.status for r in results if r.status in EXIT_SIGNAL), None)
@@ -216,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train MODEL on DATA. Fields left unset take the model's preset (see `gankit models`).")
     p.add_argument("--config", metavar="F.toml", help="TOML file of config fields; flags override it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_nproc_flag(p)
     add_config_flags(p)
     p.set_defaults(func=cmd_train)
 
@@ -224,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="new total number of epochs")
     p.add_argument("--max-steps", type=int, help="new limit on generator steps")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_nproc_flag(p)
     p.set_defaults(func=cmd_resume)
 
     for name, helptext, func in (("sample", "generate images: a PNG grid or an .npz for augmentation", cmd_sample),
@@ -265,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="quick", choices=BUDGETS,
                    help="quick: minutes on a CPU; full: the documents' lengths (default quick)")
     p.add_argument("--out", help="sweep folder (default runs/E-DATA-BUDGET)")
+    p.add_argument("--devices", metavar="LIST",
+                   help="train variants side by side, one per device: cuda:0,cuda:1 … or auto (every GPU); "
+                        "cpu,cpu runs two on the CPU (default: one after another)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_sweep)
 
@@ -300,13 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``gankit`` console script and ``python -m gankit``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="gankit: %(levelname)s: %(message)s")
     try:
         return args.func(args)
     except GankitError as err:
-        print(f"gankit: error: {err}", file=sys.stderr)
+        where = f" (rank {rank()})" if rank() else ""
+        print(f"gankit: error{where}: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("gankit: interrupted (the last checkpoint is intact)", file=sys.stderr)

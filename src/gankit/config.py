@@ -47,6 +47,7 @@ class Config:
     clip: Optional[float] = _f(None, "clip critic weights to [-clip, clip] after each step (WGAN); 0 turns it off", min=0)
     gp_lambda: Optional[float] = _f(None, "gradient penalty weight (WGAN-GP); 0 turns it off", min=0)
     init: Optional[str] = _f(None, "weight init: DCGAN's N(0, 0.02) or PyTorch's default", choices=("dcgan", "default"))
+    sync_bn: bool = _f(False, "under DDP (torchrun, --nproc): batch-norm statistics over the global batch (SyncBatchNorm)")
     minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")
     n_fixed: Optional[int] = _f(None, "size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1)
     fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))

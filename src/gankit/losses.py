@@ -83,10 +83,12 @@ LOSSES.add("hinge", AdversarialLoss(hinge_d, wasserstein_g, probabilities=False)
 
 
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, y: Optional[Tensor] = None,
-                     generator: Optional[torch.Generator] = None) -> Tensor:
-    """Gulrajani et al. 2017: E[(‖∇ f(x̂)‖₂ − 1)²] at x̂ on random lines between real and fake."""
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device,
-                     dtype=real.dtype, generator=generator)
+                     eps: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+    """Gulrajani et al. 2017: E[(‖∇ f(x̂)‖₂ − 1)²] at x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1] per
+    sample (drawn from ``generator`` unless given as ``eps``, shape (B, 1, …))."""
+    if eps is None:
+        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device,
+                         dtype=real.dtype, generator=generator)
     x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat, y).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()

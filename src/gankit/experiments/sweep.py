@@ -1,5 +1,6 @@
-"""`gankit sweep`: run an experiment's variants one after another under one folder, measure
-each, draw the pictures its report needs, and write ``report.html``.
+"""`gankit sweep`: run an experiment's variants under one folder — one after another, or one
+per device at a time with ``devices`` (e.g. every GPU) — measure each, draw the pictures its
+report needs, and write ``report.html``.
 
 Every variant is an ordinary run directory (``DIR/VARIANT``), with the same seed — so the same
 fixed noise wherever the latent size agrees. Running the same command again skips finished
@@ -12,7 +13,7 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from gankit.errors import GankitError
 from gankit.experiments.spec import SweepSpec, Variant
@@ -41,30 +42,49 @@ def default_out(spec: SweepSpec, budget: str, data: Optional[str]) -> Path:
 
 
 def run_sweep(spec: SweepSpec, budget: str = "quick", data: Optional[str] = None, out: Optional[str] = None,
-              progress: bool = False, say: Callable[[str], None] = log.info) -> tuple[Path, list[VariantResult]]:
+              progress: bool = False, say: Callable[[str], None] = log.info,
+              devices: Sequence[str] = ()) -> tuple[Path, list[VariantResult]]:
     """Run (or continue) every variant of ``spec``; returns the sweep folder and what each did.
-    A variant stopped by a signal ends the sweep there (its checkpoint is saved)."""
+    With two or more ``devices`` ("cuda:0", "cuda:1", or "cpu" more than once) each trains one
+    variant at a time in its own process. A variant stopped by a signal ends the sweep there (its
+    checkpoint is saved)."""
     variants = spec.expand(budget, data)
     root = Path(out) if out else default_out(spec, budget, data)
     root.mkdir(parents=True, exist_ok=True)
     write_sweep_json(root, spec, budget, variants)
-    results = []
-    for i, variant in enumerate(variants, 1):
-        folder = root / variant.name
-        say(f"[{i}/{len(variants)}] {variant.name}")
-        try:
-            status = run_variant(variant, folder, progress)
-        except NonFiniteLoss as err:  # a diverging variant (a learning rate too high) is a result, not a crash
-            results.append(VariantResult(variant.name, f"diverged: {err}"))
-            continue
-        results.append(VariantResult(variant.name, status))
-        if status not in ("trained", "resumed", "skipped"):
-            return root, results
-        finish_variant(spec, variant, folder, budget)
-    from gankit.experiments.report import write_report
+    if len(devices) > 1:
+        from gankit.experiments.parallel import run_on_devices
 
-    write_report(root)
+        results = run_on_devices(spec, budget, root, variants, devices, say)
+    else:
+        results = []
+        for i, variant in enumerate(variants, 1):
+            say(f"[{i}/{len(variants)}] {variant.name}")
+            results.append(train_and_finish(spec, budget, variant, root / variant.name, progress))
+            if stopped(results[-1]):
+                break
+    if not any(stopped(r) for r in results):
+        from gankit.experiments.report import write_report
+
+        write_report(root)
     return root, results
+
+
+def stopped(result: VariantResult) -> bool:
+    """Whether a signal stopped this variant (the sweep stops too)."""
+    return result.status in ("SIGINT", "SIGTERM")
+
+
+def train_and_finish(spec: SweepSpec, budget: str, variant: Variant, folder: Path, progress: bool) -> VariantResult:
+    """Train, resume or skip one variant, then measure it and draw its pictures; a diverging
+    variant (a learning rate too high) is a result, not a crash."""
+    try:
+        status = run_variant(variant, folder, progress)
+    except NonFiniteLoss as err:
+        return VariantResult(variant.name, f"diverged: {err}")
+    if status in ("trained", "resumed", "skipped"):
+        finish_variant(spec, variant, folder, budget)
+    return VariantResult(variant.name, status)
 
 
 def write_sweep_json(root: Path, spec: SweepSpec, budget: str, variants: list[Variant]) -> None:

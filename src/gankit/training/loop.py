@@ -38,7 +38,8 @@ class MetricWindow:
         if not self.rows:
             return None
         t = self.trainer
-        values = torch.stack(self.rows).float().cpu()  # the one host sync of the window
+        # the one host sync of the window (under DDP the mean over the ranks: one all-reduce)
+        values = t.world.mean(torch.stack(self.rows).float()).cpu()
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         bad = (~values.isfinite().all(1)).nonzero()
         if len(bad):
@@ -48,7 +49,7 @@ class MetricWindow:
                                 f"at step {step} (epoch {t.epoch + 1}); the last good checkpoint is kept: "
                                 "lower --lr-d/--lr-g or change the loss, then train again or resume")
         t.train_seconds += elapsed
-        images = len(self.rows) * t.cfg.batch_size * t.cfg.n_critic
+        images = len(self.rows) * t.global_batch * t.cfg.n_critic
         row = dict(epoch=t.epoch + (1 if t.batch else 0), step=t.step,
                    **{name: float(v) for name, v in zip(t.stat_names, values.mean(0))},
                    time=round(t.train_seconds, 3), images_per_s=round(images / elapsed, 1))
@@ -57,6 +58,24 @@ class MetricWindow:
 
     def restart_clock(self) -> None:
         self.started = time.perf_counter()
+
+
+STOP_REASONS = (None, "SIGINT", "SIGTERM")  # codes the ranks agree on; any other reason counts as the last
+
+
+def stop_agreed(trainer: GANTrainer, stop: StopFlag) -> bool:
+    """Whether to stop after this step. A single process stops at once; under DDP every rank
+    must stop after the same step (a collective waits for all), so the ranks agree at each log
+    window, one all-reduce, and take the most urgent reason any of them saw."""
+    world = trainer.world
+    if not world.distributed:
+        return bool(stop)
+    if trainer.step % trainer.cfg.log_every:
+        return False
+    code = world.max(STOP_REASONS.index(stop.reason) if stop.reason in STOP_REASONS else len(STOP_REASONS))
+    if code and not stop:
+        stop.reason = STOP_REASONS[code] if code < len(STOP_REASONS) else "stopped by rank 0"
+    return bool(code)
 
 
 def run_loop(trainer: GANTrainer, hooks: Sequence[Hook], stop: StopFlag) -> str:
@@ -88,7 +107,7 @@ def run_loop(trainer: GANTrainer, hooks: Sequence[Hook], stop: StopFlag) -> str:
             trainer.step += 1
             if trainer.step % cfg.log_every == 0:
                 flush()
-            if stop or (cfg.max_steps and trainer.step >= cfg.max_steps):
+            if stop_agreed(trainer, stop) or (cfg.max_steps and trainer.step >= cfg.max_steps):
                 ended = stop.reason or "max_steps"
                 break
         else:

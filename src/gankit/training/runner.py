@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -10,9 +11,10 @@ import torch
 
 from gankit.config import Config
 from gankit.data import load_run_data
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 from gankit.training import hooks as H
 from gankit.training.checkpoint import read_checkpoint
+from gankit.training.distributed import World, join_world, resolve_device  # noqa: F401 - resolve_device re-exported
 from gankit.training.loop import run_loop
 from gankit.training.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
 from gankit.training.signals import StopFlag, stop_on_signals
@@ -21,27 +23,20 @@ from gankit.training.trainer import GANTrainer
 log = logging.getLogger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; cuda without a GPU is an error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GankitError("--device cuda but no CUDA GPU is visible: use --device cpu or auto")
-    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-
-
 def data_info(data, trainer: GANTrainer) -> dict:
     """What the run's networks were built for; saved in config.json and the checkpoint."""
     return dict(name=data.name, num_images=len(data), shape=list(data.shape.sample_shape),
                 class_names=data.class_names, class_ids=data.class_ids)
 
 
-def prepare(cfg: Config) -> tuple[GANTrainer, object]:
-    """Load the data and build the trainer for a resolved config."""
+def prepare(cfg: Config, world: World = World(), device: Optional[torch.device] = None) -> tuple[GANTrainer, object]:
+    """Load the data and build the trainer for a resolved config (on every rank under DDP)."""
     data = load_run_data(cfg)
-    if len(data) < cfg.batch_size * cfg.n_critic:
-        raise GankitError(f"{cfg.data} has {len(data)} images, fewer than --batch-size × --n-critic = "
-                          f"{cfg.batch_size * cfg.n_critic}: lower --batch-size")
+    if len(data) < cfg.batch_size * world.size * cfg.n_critic:
+        raise GankitError(f"{cfg.data} has {len(data)} images, fewer than --batch-size × ranks × --n-critic = "
+                          f"{cfg.batch_size * world.size * cfg.n_critic}: lower --batch-size")
     check_eval_metrics(cfg, data.is_points)
-    return GANTrainer(cfg, data, resolve_device(cfg.device)), data
+    return GANTrainer(cfg, data, device or resolve_device(cfg.device), world), data
 
 
 def check_eval_metrics(cfg: Config, points: bool) -> None:
@@ -86,14 +81,30 @@ def flush_denormals(device: torch.device) -> Iterator[None]:
         torch.set_flush_denormal(False)  # PyTorch's default; nothing reads the previous state
 
 
+class PeerFailed(GankitError):
+    """Another process of a distributed job died (killed, out of memory, a crash)."""
+
+
 def execute(run: RunDir, trainer: GANTrainer, data, progress: bool, hooks: Sequence[H.Hook] = (),
             stop: Optional[StopFlag] = None) -> str:
     """Run the loop with Ctrl-C/SIGTERM turned into a checkpoint and a clean stop. ``hooks`` run
-    after the standard ones; they may end the run by setting ``stop.reason``."""
+    after the standard ones; they may end the run by setting ``stop.reason``. Under DDP only
+    rank 0 runs hooks (it alone writes); the others train."""
     info = data_info(data, trainer)
-    write_config_json(run, trainer.cfg.to_dict(), info)
+    main = trainer.world.is_main
+    if main:
+        write_config_json(run, trainer.cfg.to_dict(), info)
+    all_hooks = make_hooks(run, trainer, data, info, progress) + list(hooks) if main else []
     with stop_on_signals(StopFlag() if stop is None else stop) as stop, flush_denormals(trainer.device):
-        ended = run_loop(trainer, make_hooks(run, trainer, data, info, progress) + list(hooks), stop)
+        try:
+            ended = run_loop(trainer, all_hooks, stop)
+        except RuntimeError as err:  # a collective failed: torch's DistBackendError or gloo's RuntimeError
+            if not trainer.world.distributed:
+                raise
+            detail = re.sub(r"^\[[^\]]*\]\s*", "", first_line(err, 200))[:80]  # drop gloo's source location
+            raise PeerFailed(f"lost contact with another process of the job ({detail}) at step {trainer.step}; "
+                             f"the last checkpoint, {run.checkpoint}, is intact: continue with "
+                             f"`gankit resume {run.root} --nproc N`") from None
     log.info("run %s ended (%s) at epoch %d, step %d", run.root, ended, trainer.epoch, trainer.step)
     return ended
 
@@ -104,10 +115,11 @@ def train(config: Config, progress: bool = False, hooks: Sequence[H.Hook] = (), 
     from gankit.run import Run
 
     cfg = config.resolved()
-    cfg.out = str(cfg.out or default_out(cfg.model, cfg.data))
+    world, device = join_world(cfg.device)
+    cfg.out = world.broadcast(str(cfg.out or default_out(cfg.model, cfg.data)))  # rank 0's clock names it
     ensure_new(cfg.out)
-    trainer, data = prepare(cfg)  # before the directory exists: bad data leaves nothing behind
-    run = create_run_dir(cfg.out)
+    trainer, data = prepare(cfg, world, device)  # before the directory exists: bad data leaves nothing behind
+    run = create_run_dir(cfg.out) if world.is_main else RunDir(Path(cfg.out))
     ended = execute(run, trainer, data, progress, hooks, stop)
     return Run.from_trainer(run.root, trainer, data, stopped=ended)
 
@@ -128,9 +140,11 @@ def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optio
         raise GankitError(f"{run.root} has already trained {state['epoch']} epochs: pass --epochs N with N > {state['epoch']}")
     if cfg.max_steps and state["step"] >= cfg.max_steps:
         raise GankitError(f"{run.root} has already reached max_steps={cfg.max_steps}: pass --max-steps N with N > {state['step']}")
-    trainer, data = prepare(cfg)
+    world, device = join_world(cfg.device)
+    trainer, data = prepare(cfg, world, device)
     trainer.load_state_dict(state, run.checkpoint)
-    truncate_metrics(run.metrics, trainer.step)
-    truncate_metrics(run.eval_history, trainer.step)
+    if world.is_main:
+        truncate_metrics(run.metrics, trainer.step)
+        truncate_metrics(run.eval_history, trainer.step)
     ended = execute(run, trainer, data, progress)
     return Run.from_trainer(run.root, trainer, data, stopped=ended)

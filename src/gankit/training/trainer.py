@@ -3,6 +3,7 @@ loss, critic steps, clipping and gradient penalty), and the state it needs to co
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Iterator, Optional
 
 import torch
@@ -11,11 +12,17 @@ from gankit.data import ImageData
 from gankit.losses import LOSSES, clip_weights, gradient_penalty
 from gankit.models import MODELS, build_models
 from gankit.noise import sample_noise
+from gankit.training.distributed import World
 from gankit.training.optim import make_optimizer
 
 Tensor = torch.Tensor
 STAT_NAMES = ("loss_d", "loss_g", "loss_d_real", "loss_d_fake", "d_real", "d_fake")
 GRAD_NORM = "grad_norm_g"  # logged after STAT_NAMES when cfg.log_grad_norm
+
+
+def no_gradient_sync(net: torch.nn.Module):
+    """DDP's ``no_sync`` for a wrapped network (gradients stay local); nothing otherwise."""
+    return net.no_sync() if isinstance(net, torch.nn.parallel.DistributedDataParallel) else nullcontext()
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
@@ -27,12 +34,13 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
 class GANTrainer:
     """Networks, optimizers, the data on the device, RNGs and progress of one run.
 
-    Progress: ``epoch`` counts completed epochs, ``batch`` the real batches already used in the
-    current one, ``step`` the generator updates so far.
+    Progress: ``epoch`` counts completed epochs, ``batch`` the real (global) batches already used
+    in the current one, ``step`` the generator updates so far. Under DDP (``world``) each rank
+    trains on its slice of every global batch of ``batch_size × world.size`` images.
     """
 
-    def __init__(self, cfg, data: ImageData, device: torch.device):
-        self.cfg, self.device = cfg, device
+    def __init__(self, cfg, data: ImageData, device: torch.device, world: World = World()):
+        self.cfg, self.device, self.world = cfg, device, world
         self.spec = MODELS[cfg.model]
         self.shape = data.shape
         torch.manual_seed(cfg.seed)
@@ -40,6 +48,10 @@ class GANTrainer:
         # Channels-last (NHWC) convolutions: +15-28 % images/s for the 32 px DCGAN on this CPU's oneDNN.
         self.memory_format = torch.contiguous_format if self.shape.is_points else torch.channels_last
         self.G, self.D = g.to(device, memory_format=self.memory_format), d.to(device, memory_format=self.memory_format)
+        # What the training step calls: the networks themselves, or under DDP their wrappers
+        # (same parameters, gradients averaged over the ranks). Saving and sampling use G and D.
+        self.G_train = world.wrap(self.G, device, cfg.sync_bn)
+        self.D_train = world.wrap(self.D, device, cfg.sync_bn)
         self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), cfg.lr_g, cfg.betas)
         self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), cfg.lr_d, cfg.betas)
         self.loss = LOSSES[cfg.loss]
@@ -72,46 +84,60 @@ class GANTrainer:
         y = torch.arange(k).repeat_interleave(self.cfg.n_fixed)  # a row per class
         return z.repeat(k, 1).to(self.device), y.to(self.device)
 
+    def fake_inputs(self, n: int) -> tuple[Tensor, Optional[Tensor]]:
+        """This rank's ``n`` latent vectors (and labels) for a training step: its slice of the
+        global draw that every rank makes alike (the whole draw in a single process)."""
+        z, y = self.sample_z(n * self.world.size), self.sample_labels(n * self.world.size)
+        return self.world.rank_slice(z), None if y is None else self.world.rank_slice(y)
+
     # --- data --------------------------------------------------------------------------------
     @property
+    def global_batch(self) -> int:
+        """Real images per discriminator step over all ranks."""
+        return self.cfg.batch_size * self.world.size
+
+    @property
     def batches_per_epoch(self) -> int:
-        """Whole groups of ``n_critic`` batches that fit in one pass (the remainder is dropped)."""
-        return len(self.images) // (self.cfg.batch_size * self.cfg.n_critic) * self.cfg.n_critic
+        """Whole groups of ``n_critic`` global batches that fit in one pass (the rest is dropped)."""
+        return len(self.images) // (self.global_batch * self.cfg.n_critic) * self.cfg.n_critic
 
     def epoch_batches(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
-        """The rest of the current epoch as groups of ``n_critic`` (real, label) batches. The order
-        is a function of (seed, epoch) only, so a resumed run sees the same batches."""
+        """The rest of the current epoch as groups of ``n_critic`` (real, label) batches, this
+        rank's slice of each global batch. The order is a function of (seed, epoch) only, so a
+        resumed run sees the same batches."""
         order = epoch_order(len(self.images), self.cfg.seed, self.epoch).to(self.device)
-        bs, group = self.cfg.batch_size, self.cfg.n_critic
+        bs, group = self.global_batch, self.cfg.n_critic
         for start in range(self.batch, self.batches_per_epoch, group):
-            picks = [order[(start + i) * bs:(start + i + 1) * bs] for i in range(group)]
+            picks = [self.world.rank_slice(order[(start + i) * bs:(start + i + 1) * bs]) for i in range(group)]
             yield [(self.to_model_input(self.images[idx]), self.labels[idx]) for idx in picks]
 
     def to_model_input(self, x: Tensor) -> Tensor:
-        """uint8 images -> float in [-1, 1]; toy points pass through."""
+        """uint8 images -> floats in [-1, 1]; toy points as they are (both in the default dtype)."""
         if x.dtype != torch.uint8:
-            return x
-        return (x.float() / 127.5 - 1).contiguous(memory_format=self.memory_format)
+            return x.to(torch.get_default_dtype())
+        return (x.to(torch.get_default_dtype()) / 127.5 - 1).contiguous(memory_format=self.memory_format)
 
     # --- the algorithm ------------------------------------------------------------------------
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
         """One generator update after ``len(batches)`` discriminator updates. Returns the
         detached statistics ``stat_names`` of the last D step and the G step, without a host sync."""
         for i, (real, y_real) in enumerate(batches):
-            z, y_fake = self.sample_z(len(real)), self.sample_labels(len(real))
+            z, y_fake = self.fake_inputs(len(real))
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
-                fake = self.G(z, y_fake)
+                fake = self.G_train(z, y_fake)
             d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
         loss_g, g_stats = self.update_g(fake, y_fake)
         return torch.stack([d_stats[0], loss_g, *d_stats[1:], *g_stats]).detach()
 
     def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
         """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z)))."""
-        out_real, out_fake = self.D(real, y_real), self.D(fake, y_fake)
+        out_real, out_fake = self.D_train(real, y_real), self.D_train(fake, y_fake)
         loss_real, loss_fake = self.loss.d_loss(out_real, out_fake)
         loss_d = loss_real + loss_fake
         if self.cfg.gp_lambda:
-            loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.D, real, fake, y_real, self.noise)
+            eps = self.world.rank_slice(torch.rand((len(real) * self.world.size,) + (1,) * (real.dim() - 1),
+                                                   device=real.device, dtype=real.dtype, generator=self.noise))
+            loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.D_train, real, fake, y_real, eps)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -123,9 +149,10 @@ class GANTrainer:
         """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z)).
         Returns the loss and, with ``log_grad_norm``, the L2 norm of G's whole gradient: the
         signal that saturates early with the minimax form log(1 − D(G(z)))."""
-        loss_g = self.loss.g_loss(self.D(fake, y_fake), self.cfg.g_loss)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        with no_gradient_sync(self.D_train):  # D's gradients from this loss are discarded: do not average them
+            loss_g = self.loss.g_loss(self.D_train(fake, y_fake), self.cfg.g_loss)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
         extra = (self.grad_norm(self.G),) if self.cfg.log_grad_norm else ()
         self.opt_g.step()
         return loss_g, extra
@@ -160,6 +187,7 @@ class GANTrainer:
         state = dict(generator=self.G.state_dict(), discriminator=self.D.state_dict(),
                      opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(),
                      epoch=self.epoch, batch=self.batch, step=self.step, train_seconds=self.train_seconds,
+                     world_size=self.world.size,
                      rng_cpu=torch.get_rng_state(), rng_noise=self.noise.get_state(),
                      fixed_z=self.fixed_z.cpu(), fixed_y=None if self.fixed_y is None else self.fixed_y.cpu())
         if self.device.type == "cuda":
@@ -175,6 +203,12 @@ class GANTrainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
+        saved_world = state.get("world_size", 1)
+        if saved_world != self.world.size:  # resumed with another world size: the same place in the epoch,
+            # rounded up to a whole group of this world's global batches
+            used = self.batch * self.cfg.batch_size * saved_world
+            group = self.global_batch * self.cfg.n_critic
+            self.batch = -(-used // group) * self.cfg.n_critic
         self.train_seconds = state["train_seconds"]
         torch.set_rng_state(state["rng_cpu"])
         self.noise.set_state(state["rng_noise"])

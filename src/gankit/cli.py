@@ -206,7 +206,7 @@ def cmd_bench(args) -> int:
         from gankit.bench.quality import time_to_quality
 
         out = args.out or f"runs/bench-time-to-quality-{time.strftime('%Y%m%d-%H%M%S')}"
-        time_to_quality(out, args.data, args.data_dir, say=say)
+        time_to_quality(out, args.data, args.data_dir, say=say, lr=args.quality_lr)
     if args.memory_epochs:
         import tempfile
 
@@ -325,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-to-quality", action="store_true",
                    help="also train dcgan 32 px until 10/10 classes with class KL <= 0.02 (domain classifier); "
                         "use --models '' for this alone")
+    p.add_argument("--quality-lr", type=float, metavar="LR",
+                   help="learning rate of both networks in the time-to-quality run (default: dcgan's 2e-4)")
     p.add_argument("--out", help="run directory of the time-to-quality run (default runs/bench-time-to-quality-TIME)")
     p.add_argument("--memory-epochs", type=int, default=0, metavar="N",
                    help="also train dcgan 64 px on one class for N epochs and print the RSS after each")

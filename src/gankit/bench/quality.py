@@ -33,14 +33,16 @@ class StopAtQuality(H.Hook):
 
 
 def time_to_quality(out: str, data: str = "mnist", data_dir: Optional[str] = None, max_kl: float = 0.02,
-                    every: int = 100, max_steps: int = 20_000, say: Callable[[str], None] = print) -> dict:
-    """Train ``dcgan`` 32 px with its defaults until the criterion holds; returns the step, the wall
-    time (evaluations included) and the training time at that point, and the classifier-FID curve."""
+                    every: int = 100, max_steps: int = 20_000, say: Callable[[str], None] = print,
+                    lr: Optional[float] = None) -> dict:
+    """Train ``dcgan`` 32 px with its defaults (or learning rate ``lr`` for both networks) until the
+    criterion holds; returns the step, the wall time (evaluations included) and the training time
+    at that point, and the classifier-FID curve."""
     from gankit.metrics.classifier import domain_classifier
     from gankit.training.signals import StopFlag
 
     cfg = Config(model="dcgan", data=data, data_dir=data_dir, max_steps=max_steps, epochs=100, eval_every_steps=every,
-                 eval_metrics="classifier", eval_n=2000, out=out).resolved()
+                 eval_metrics="classifier", eval_n=2000, lr_g=lr, lr_d=lr, out=out).resolved()
     domain_classifier(cfg.data, cfg.data_dir)  # trained (or loaded) before the clock starts
     stop = StopFlag()
     watcher = StopAtQuality(Path(out) / "eval_history.jsonl", stop, max_kl, time.perf_counter())

@@ -2,6 +2,7 @@
 disk, then rename it over the target (atomic on POSIX file systems)."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from contextlib import contextmanager
@@ -29,6 +30,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete what writes killed mid-way left under ``folder`` (``.NAME.XXXX.tmp`` files of
+    ``atomic_path``; a SIGKILL skips its clean-up). Returns the paths removed."""
+    stale = [p for p in Path(folder).rglob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -36,9 +46,14 @@ def _umask() -> int:
 
 
 def atomic_torch_save(obj, path: str | Path) -> None:
-    """``torch.save`` that leaves either the old file or the complete new one."""
+    """``torch.save`` that leaves either the old file or the complete new one. It serialises into
+    memory first and writes the bytes itself: a failed write then raises the OS's error (no space
+    left on device, file too large), which torch's own file writer hides behind its internals."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        with open(tmp, "wb") as fh:
+            fh.write(buffer.getbuffer())
 
 
 def atomic_write_text(text: str, path: str | Path) -> None:

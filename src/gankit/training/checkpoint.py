@@ -23,8 +23,9 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     try:
         atomic_torch_save({"format": FORMAT, **state}, path)
     except OSError as err:
-        raise GankitError(f"could not write checkpoint {path}: {err.strerror or err}; "
-                          "the previous checkpoint is intact — free disk space and resume") from None
+        then = (f"the previous checkpoint is intact: free disk space, then `gankit resume {path.parent.parent}`"
+                if path.exists() else "no checkpoint had been saved yet: free disk space and train again")
+        raise GankitError(f"could not write checkpoint {path}: {err.strerror or err}; {then}") from None
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -35,6 +36,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise GankitError(f"no checkpoint at {path}: give a run directory made by `gankit train`")
     try:
+        # torch.load does not check the zip's CRCs: flipped bits would load as wrong weights
+        damaged = zipfile.ZipFile(path).testzip() if zipfile.is_zipfile(path) else None
+        if damaged:
+            raise GankitError(f"{path} is corrupt ({damaged} fails its checksum): restore it from a copy or start "
+                              "the run again")
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise GankitError(f"{path} holds objects a safe load refuses ({first_line(err)}): "

@@ -48,6 +48,10 @@ class MetricWindow:
             raise NonFiniteLoss(f"{', '.join(names)} became {values[int(bad[0])][t.stat_names.index(names[0])].item()} "
                                 f"at step {step} (epoch {t.epoch + 1}); the last good checkpoint is kept: "
                                 "lower --lr-d/--lr-g or change the loss, then train again or resume")
+        if not t.weights_finite():  # losses can stay finite while weights overflow (a saturated BCE)
+            raise NonFiniteLoss(f"the weights became NaN or infinite in steps {t.step - len(self.rows) + 1}–{t.step} "
+                                f"(epoch {t.epoch + 1}); the last good checkpoint is kept: lower --lr-d/--lr-g, "
+                                "then train again or resume")
         t.train_seconds += elapsed
         images = len(self.rows) * t.global_batch * t.cfg.n_critic
         row = dict(epoch=t.epoch + (1 if t.batch else 0), step=t.step,
@@ -113,9 +117,6 @@ def run_loop(trainer: GANTrainer, hooks: Sequence[Hook], stop: StopFlag) -> str:
         else:
             trainer.epoch, trainer.batch = trainer.epoch + 1, 0
         flush()
-        if not trainer.weights_finite():
-            raise NonFiniteLoss(f"the weights became NaN or infinite by step {trainer.step}; the last good "
-                                "checkpoint is kept: lower the learning rates and train again")
         for hook in hooks:
             hook.on_epoch_end(trainer)
         if ended != "done":

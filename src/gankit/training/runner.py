@@ -16,6 +16,7 @@ from gankit.training import hooks as H
 from gankit.training.checkpoint import read_checkpoint
 from gankit.training.distributed import World, join_world, resolve_device  # noqa: F401 - resolve_device re-exported
 from gankit.training.loop import run_loop
+from gankit.training.atomic import remove_temporaries
 from gankit.training.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.trainer import GANTrainer
@@ -92,12 +93,16 @@ def execute(run: RunDir, trainer: GANTrainer, data, progress: bool, hooks: Seque
     rank 0 runs hooks (it alone writes); the others train."""
     info = data_info(data, trainer)
     main = trainer.world.is_main
-    if main:
-        write_config_json(run, trainer.cfg.to_dict(), info)
     all_hooks = make_hooks(run, trainer, data, info, progress) + list(hooks) if main else []
     with stop_on_signals(StopFlag() if stop is None else stop) as stop, flush_denormals(trainer.device):
         try:
+            if main:
+                write_config_json(run, trainer.cfg.to_dict(), info)
             ended = run_loop(trainer, all_hooks, stop)
+        except OSError as err:  # a full disk, a quota, a vanished folder: the checkpoint writer's own
+            # errors are GankitErrors already; these come from logs, grids and plots
+            raise GankitError(f"could not write to {run.root}: {err.strerror or err}; the last checkpoint, "
+                              f"{run.checkpoint}, is intact: free disk space, then `gankit resume {run.root}`") from None
         except RuntimeError as err:  # a collective failed: torch's DistBackendError or gloo's RuntimeError
             if not trainer.world.distributed:
                 raise
@@ -144,6 +149,7 @@ def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optio
     trainer, data = prepare(cfg, world, device)
     trainer.load_state_dict(state, run.checkpoint)
     if world.is_main:
+        remove_temporaries(run.root)  # half-written files of a process killed mid-write
         truncate_metrics(run.metrics, trainer.step)
         truncate_metrics(run.eval_history, trainer.step)
     ended = execute(run, trainer, data, progress)

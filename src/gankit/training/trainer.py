@@ -178,9 +178,10 @@ class GANTrainer:
             self.G.train()
 
     def weights_finite(self) -> bool:
-        """Whether every parameter of both networks is finite (checked before a checkpoint)."""
-        params = [p for net in (self.G, self.D) for p in net.parameters()]
-        return bool(torch.stack([p.isfinite().all() for p in params]).all())
+        """Whether every parameter and float buffer (batch-norm statistics) of both networks is
+        finite (checked before an epoch's checkpoint)."""
+        tensors = [t for net in (self.G, self.D) for t in (*net.parameters(), *net.buffers()) if t.is_floating_point()]
+        return bool(torch.stack([t.isfinite().all() for t in tensors]).all())
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly, in types a weights-only load accepts."""

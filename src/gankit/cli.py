@@ -176,6 +176,13 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from gankit.web.app import serve
+
+    serve(args.runs, args.host, args.port, args.device, say=lambda text: print(text, file=sys.stderr))
+    return 0
+
+
 def cmd_report(args) -> int:
     from gankit.experiments.report import write_report
 
@@ -310,6 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write DIR/report.html for a sweep or a run")
     p.add_argument("dir", help="sweep folder or run directory")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("serve", help="a local web page over your runs: curves, grids, generate, interpolate",
+                       description="Serves a page listing the runs under RUNS; per run its loss curves, the sample grid "
+                                   "of each epoch, images generated on demand (a seed, a class), an interpolation "
+                                   "between two seeds and the nearest training images; a sweep's report.")
+    p.add_argument("runs", nargs="?", default="runs", metavar="RUNS", help="folder of runs and sweeps (default runs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the generators run")
+    p.set_defaults(func=cmd_serve)
 
     from gankit.bench.measure import BENCH_MODELS
 

@@ -40,6 +40,23 @@ def _save(plt, fig, path: Path) -> None:
 
 def save_points(points: torch.Tensor, real: Optional[torch.Tensor], path: Path, title: str = "") -> None:
     """Generated 2-D points (orange) over a sample of the real ones (grey)."""
+    plt, fig = points_figure(points, real, title)
+    _save(plt, fig, path)
+
+
+def points_png(points: torch.Tensor, title: str = "") -> bytes:
+    """The scatter of ``save_points`` (without the real points) as PNG bytes, for the web page."""
+    import io
+
+    plt, fig = points_figure(points, None, title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def points_figure(points: torch.Tensor, real: Optional[torch.Tensor], title: str):
     plt, fig, (ax,) = _figure(1, 4.5)
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", label="data")
@@ -47,7 +64,7 @@ def save_points(points: torch.Tensor, real: Optional[torch.Tensor], path: Path, 
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.legend(loc="upper right", markerscale=4)
-    _save(plt, fig, path)
+    return plt, fig
 
 
 def read_metrics(path: Path) -> list[dict]:

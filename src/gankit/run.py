@@ -109,6 +109,13 @@ class Run:
             y = per_row.repeat_interleave(steps).to(self.device)
         return self._generate(z, y), self._original_labels(y, rows * steps)
 
+    def blend(self, seed_a: int, seed_b: int, alpha: float, n: int = 8, label: Optional[int] = None) -> torch.Tensor:
+        """n samples at (1 − α)·z_a + α·z_b, where z_a, z_b are the noise of ``sample(n, seed=…)``:
+        α = 0 gives seed_a's samples, α = 1 seed_b's."""
+        z_a = self._z(n, torch.Generator().manual_seed(seed_a))
+        z_b = self._z(n, torch.Generator().manual_seed(seed_b))
+        return self._generate((1 - alpha) * z_a + alpha * z_b, self._labels(n, label))
+
     def class_grid(self, rows: int = 8, seed: int = 0) -> torch.Tensor:
         """uint8 (rows · K, C, H, W), row-major: a row per noise vector z, a column per class, so
         each row shows what the label alone changes."""

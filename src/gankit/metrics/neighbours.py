@@ -46,7 +46,13 @@ def save_neighbour_grid(samples: torch.Tensor, train: torch.Tensor, path: Path, 
     """A PNG with one row per sample: the sample, then its ``k`` nearest training images."""
     from gankit.plots import save_image_grid
 
+    save_image_grid(neighbour_rows(samples, train, k, embed, train_embedding), path, nrow=k + 1)
+
+
+def neighbour_rows(samples: torch.Tensor, train: torch.Tensor, k: int = 5,
+                   embed: Callable[[torch.Tensor], torch.Tensor] = flat_pixels,
+                   train_embedding: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(n · (1 + k), C, H, W): each sample followed by its ``k`` nearest training images."""
     bank = train_embedding if train_embedding is not None else embed(train)
     _, idx = nearest(embed(samples), bank, k)
-    rows = [torch.cat([s[None], train[i]]) for s, i in zip(samples, idx)]  # (1 + k, C, H, W) each
-    save_image_grid(torch.cat(rows), path, nrow=k + 1)
+    return torch.cat([torch.cat([s[None], train[i]]) for s, i in zip(samples, idx)])

@@ -1,0 +1,1 @@
+"""`gankit serve`: a local web page over a folder of runs."""

@@ -1,0 +1,167 @@
+"""The Flask application of `gankit serve`: the page, a JSON API over the runs, PNGs generated
+on demand by the loaded generators, and the run files (only those under the served folder).
+
+Bad parameters are answered with 400 and a message; nothing is written into the runs.
+"""
+from __future__ import annotations
+
+import io
+import math
+import socket
+from pathlib import Path
+
+import torch
+from flask import Flask, Response, jsonify, request, send_file, send_from_directory
+
+from gankit.errors import GankitError
+from gankit.web.runs import NotFound, RunIndex, class_label, inside
+
+MAX_IMAGES = 64  # per generated grid
+MAX_SEED = 2**31 - 1
+SERVED_SUFFIXES = {".png", ".html", ".json", ".jsonl"}
+STATIC = Path(__file__).parent / "static"
+
+
+class BadParameter(ValueError):
+    """A query parameter out of range or of the wrong type (answered with 400)."""
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be an integer in [{low}, {high}], got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be an integer in [{low}, {high}], got {value}")
+    return value
+
+
+def float_arg(name: str, default: float, low: float, high: float) -> float:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be a number in [{low}, {high}], got {raw!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise BadParameter(f"{name} must be a number in [{low}, {high}], got {raw}")
+    return value
+
+
+def png_response(run, samples: torch.Tensor, nrow: int) -> Response:
+    """A grid of uint8 images (or a scatter of 2-D points) as image/png."""
+    if run.shape.is_points:
+        from gankit.plots import points_png
+
+        data = points_png(samples)
+    else:
+        from PIL import Image
+        from torchvision.utils import make_grid
+
+        grid = make_grid(samples, nrow=nrow, padding=2, pad_value=0)
+        buffer = io.BytesIO()
+        Image.fromarray(grid.permute(1, 2, 0).squeeze(-1).numpy() if grid.shape[0] == 1
+                        else grid.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
+        data = buffer.getvalue()
+    return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+def create_app(root: str | Path, device: str = "auto") -> Flask:
+    """The app serving the runs under ``root`` (generators on ``device``)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise GankitError(f"{root} is not a folder: give the folder holding your runs (default runs)")
+    index = RunIndex(root, device)
+    app = Flask(__name__, static_folder=None)
+    app.config["gankit.index"] = index
+
+    @app.errorhandler(BadParameter)
+    @app.errorhandler(GankitError)
+    def bad_request(err):
+        return jsonify(error=str(err)), 400
+
+    @app.errorhandler(NotFound)
+    def not_found(err):
+        return jsonify(error=f"no run or file {str(err)!r} under the served folder"), 404
+
+    @app.errorhandler(404)
+    def no_route(err):
+        return jsonify(error="not found"), 404
+
+    @app.get("/")
+    def page():
+        return send_from_directory(STATIC, "index.html")
+
+    @app.get("/static/<name>")
+    def static_file(name: str):
+        return send_from_directory(STATIC, name)
+
+    @app.get("/api/runs")
+    def runs():
+        return jsonify(index.summaries())
+
+    @app.get("/api/run/<path:name>/details")
+    def details(name: str):
+        return jsonify(index.details(name))
+
+    @app.get("/api/run/<path:name>/generate.png")
+    def generate(name: str):
+        run = index.run(name)
+        n, seed = int_arg("n", 16, 1, MAX_IMAGES), int_arg("seed", 0, 0, MAX_SEED)
+        samples = run.sample(n, class_label(run, request.args.get("class")), seed)
+        return png_response(run, samples, nrow=math.ceil(math.sqrt(n)))
+
+    @app.get("/api/run/<path:name>/interpolate.png")
+    def interpolate(name: str):
+        run = index.run(name)
+        n = int_arg("n", 8, 1, MAX_IMAGES)
+        a, b = int_arg("from", 0, 0, MAX_SEED), int_arg("to", 1, 0, MAX_SEED)
+        alpha = float_arg("alpha", 0.5, 0.0, 1.0)
+        samples = run.blend(a, b, alpha, n, class_label(run, request.args.get("class")))
+        return png_response(run, samples, nrow=n)
+
+    @app.get("/api/run/<path:name>/neighbours.png")
+    def neighbours(name: str):
+        from gankit.metrics.neighbours import neighbour_rows
+
+        run = index.run(name)
+        if run.shape.is_points:
+            raise BadParameter("nearest training images need an image run, not 2-D points")
+        n, k, seed = int_arg("n", 4, 1, 16), int_arg("k", 5, 1, 10), int_arg("seed", 0, 0, MAX_SEED)
+        samples = run.sample(n, class_label(run, request.args.get("class")), seed)
+        return png_response(run, neighbour_rows(samples, index.training_set(name), k), nrow=k + 1)
+
+    @app.get("/files/<path:relative>")
+    def run_file(relative: str):
+        path = inside(index.root, relative)
+        if not path.is_file() or path.suffix.lower() not in SERVED_SUFFIXES:
+            raise NotFound(relative)
+        return send_file(path, max_age=0)
+
+    return app
+
+
+def serve(root: str, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
+          say=print) -> None:
+    """Serve ``root`` until Ctrl-C (werkzeug's threaded server: a local, single-user page)."""
+    from werkzeug.serving import make_server
+
+    app = create_app(root, device)
+    try:  # probe first: werkzeug prints its own advice and exits when the port is taken
+        with socket.create_server((host, port)):
+            pass
+        server = make_server(host, port, app, threaded=True)
+    except OSError as err:
+        raise GankitError(f"cannot listen on {host}:{port} ({err.strerror or err}): choose another --port") from None
+    say(f"gankit serve: {Path(root).resolve()} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+

@@ -26,29 +26,18 @@ class BadParameter(ValueError):
     """A query parameter out of range or of the wrong type (answered with 400)."""
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
+def number_arg(name: str, default, low, high, kind=int):
+    """Query parameter ``name`` as ``kind`` (int or float) in [low, high], else BadParameter."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
+    what = "an integer" if kind is int else "a number"
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise BadParameter(f"{name} must be an integer in [{low}, {high}], got {raw!r}") from None
-    if not low <= value <= high:
-        raise BadParameter(f"{name} must be an integer in [{low}, {high}], got {value}")
-    return value
-
-
-def float_arg(name: str, default: float, low: float, high: float) -> float:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadParameter(f"{name} must be a number in [{low}, {high}], got {raw!r}") from None
+        raise BadParameter(f"{name} must be {what} in [{low}, {high}], got {raw!r}") from None
     if not (math.isfinite(value) and low <= value <= high):
-        raise BadParameter(f"{name} must be a number in [{low}, {high}], got {raw}")
+        raise BadParameter(f"{name} must be {what} in [{low}, {high}], got {raw}")
     return value
 
 
@@ -111,16 +100,16 @@ def create_app(root: str | Path, device: str = "auto") -> Flask:
     @app.get("/api/run/<path:name>/generate.png")
     def generate(name: str):
         run = index.run(name)
-        n, seed = int_arg("n", 16, 1, MAX_IMAGES), int_arg("seed", 0, 0, MAX_SEED)
+        n, seed = number_arg("n", 16, 1, MAX_IMAGES), number_arg("seed", 0, 0, MAX_SEED)
         samples = run.sample(n, class_label(run, request.args.get("class")), seed)
         return png_response(run, samples, nrow=math.ceil(math.sqrt(n)))
 
     @app.get("/api/run/<path:name>/interpolate.png")
     def interpolate(name: str):
         run = index.run(name)
-        n = int_arg("n", 8, 1, MAX_IMAGES)
-        a, b = int_arg("from", 0, 0, MAX_SEED), int_arg("to", 1, 0, MAX_SEED)
-        alpha = float_arg("alpha", 0.5, 0.0, 1.0)
+        n = number_arg("n", 8, 1, MAX_IMAGES)
+        a, b = number_arg("from", 0, 0, MAX_SEED), number_arg("to", 1, 0, MAX_SEED)
+        alpha = number_arg("alpha", 0.5, 0.0, 1.0, float)
         samples = run.blend(a, b, alpha, n, class_label(run, request.args.get("class")))
         return png_response(run, samples, nrow=n)
 
@@ -131,7 +120,7 @@ def create_app(root: str | Path, device: str = "auto") -> Flask:
         run = index.run(name)
         if run.shape.is_points:
             raise BadParameter("nearest training images need an image run, not 2-D points")
-        n, k, seed = int_arg("n", 4, 1, 16), int_arg("k", 5, 1, 10), int_arg("seed", 0, 0, MAX_SEED)
+        n, k, seed = number_arg("n", 4, 1, 16), number_arg("k", 5, 1, 10), number_arg("seed", 0, 0, MAX_SEED)
         samples = run.sample(n, class_label(run, request.args.get("class")), seed)
         return png_response(run, neighbour_rows(samples, index.training_set(name), k), nrow=k + 1)
 

@@ -109,6 +109,8 @@ async function start() {
     row.addEventListener("click", () => openRun(summary, row));
     body.appendChild(row);
   });
+  if (!listing.sweeps.length) $("sweeps").innerHTML = "<li>none (gankit sweep makes them)</li>";
+  if (!listing.runs.length) body.innerHTML = '<tr><td colspan="8">no runs under this folder yet</td></tr>';
   listing.sweeps.forEach((sweep) => {
     const item = document.createElement("li"), link = document.createElement("a");
     link.href = "#"; link.textContent = sweep.name + (sweep.title ? " — " + sweep.title : "");

@@ -90,6 +90,11 @@ class GANTrainer:
         z, y = self.sample_z(n * self.world.size), self.sample_labels(n * self.world.size)
         return self.world.rank_slice(z), None if y is None else self.world.rank_slice(y)
 
+    def penalty_weights(self, real: Tensor) -> Tensor:
+        """WGAN-GP's ε ~ U[0, 1], one per real image: this rank's slice of the global draw."""
+        shape = (len(real) * self.world.size,) + (1,) * (real.dim() - 1)
+        return self.world.rank_slice(torch.rand(shape, device=real.device, dtype=real.dtype, generator=self.noise))
+
     # --- data --------------------------------------------------------------------------------
     @property
     def global_batch(self) -> int:
@@ -135,8 +140,7 @@ class GANTrainer:
         loss_real, loss_fake = self.loss.d_loss(out_real, out_fake)
         loss_d = loss_real + loss_fake
         if self.cfg.gp_lambda:
-            eps = self.world.rank_slice(torch.rand((len(real) * self.world.size,) + (1,) * (real.dim() - 1),
-                                                   device=real.device, dtype=real.dtype, generator=self.noise))
+            eps = self.penalty_weights(real)
             loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.D_train, real, fake, y_real, eps)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()

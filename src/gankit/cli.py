@@ -199,7 +199,7 @@ def cmd_bench(args) -> int:
         if name not in BENCH_MODELS:
             raise GankitError(f"gankit bench has no model {name!r}: choose from {', '.join(BENCH_MODELS)}")
     if args.device == "cuda":
-        from gankit.training.runner import resolve_device
+        from gankit.training.distributed import resolve_device
 
         resolve_device("cuda")
     say = lambda line: print(line, flush=True)  # noqa: E731

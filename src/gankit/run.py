@@ -13,7 +13,8 @@ from gankit.errors import GankitError
 from gankit.models import MODELS, DataShape, build_models
 from gankit.noise import sample_noise
 from gankit.training.checkpoint import load_weights, read_checkpoint
-from gankit.training.runner import resolve_device, resume, train
+from gankit.training.distributed import resolve_device
+from gankit.training.runner import resume, train
 
 __all__ = ["Run", "load", "train", "resume"]
 

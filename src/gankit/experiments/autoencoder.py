@@ -18,7 +18,7 @@ from gankit.models.init import INITS
 from gankit.training.atomic import atomic_torch_save
 from gankit.training.optim import make_optimizer
 from gankit.training.run_dir import RunDir, truncate_metrics, write_config_json
-from gankit.training.runner import resolve_device
+from gankit.training.distributed import resolve_device
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.trainer import epoch_order
 

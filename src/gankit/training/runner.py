@@ -13,10 +13,10 @@ from gankit.config import Config
 from gankit.data import load_run_data
 from gankit.errors import GankitError, first_line
 from gankit.training import hooks as H
-from gankit.training.checkpoint import read_checkpoint
-from gankit.training.distributed import World, join_world, resolve_device  # noqa: F401 - resolve_device re-exported
-from gankit.training.loop import run_loop
 from gankit.training.atomic import remove_temporaries
+from gankit.training.checkpoint import read_checkpoint
+from gankit.training.distributed import World, join_world, resolve_device
+from gankit.training.loop import run_loop
 from gankit.training.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.trainer import GANTrainer

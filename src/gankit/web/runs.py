@@ -68,8 +68,7 @@ class RunIndex:
     def summary(self, folder: Path) -> dict:
         doc = json.loads((folder / "config.json").read_text())
         cfg, data = doc["config"], doc.get("data", {})
-        rows = read_metrics(folder / "metrics.jsonl")
-        last = rows[-1] if rows else {}
+        last = last_row(folder / "metrics.jsonl")
         evaluation = folder / "eval.json"
         metrics = json.loads(evaluation.read_text()).get("metrics", {}) if evaluation.is_file() else {}
         return dict(name=self.name(folder), model=cfg["model"], data=cfg["data"], epochs=last.get("epoch", 0),
@@ -116,6 +115,21 @@ class RunIndex:
 
                 self.training_images[name] = load_run_data(run.config).images
             return self.training_images[name]
+
+
+def last_row(path: Path, tail: int = 8192) -> dict:
+    """The last complete row of a ``.jsonl`` log, reading only its end (the list shows every run)."""
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        fh.seek(max(0, fh.seek(0, 2) - tail))
+        lines = fh.read().decode(errors="replace").splitlines()
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line, or the cut-off first one
+    return {}
 
 
 def class_label(run, raw: Optional[str]) -> Optional[int]:

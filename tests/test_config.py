@@ -106,6 +106,7 @@ def test_unknown_model():
     ("clip", -0.01, "--clip"),
     ("optimizer", "lbfgs", "--optimizer"),
     ("device", "tpu", "--device"),
+    ("precision", "fp16", "--precision"),
 ])
 def test_out_of_range_names_the_flag(field, value, flag):
     with pytest.raises(GankitError) as info:

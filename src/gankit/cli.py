@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gankit.config import Config, load_toml, parse_value
+from gankit.config import FIELDS, Config, load_toml, parse_value
 from gankit.errors import GankitError
 
 EXIT_USAGE, EXIT_SIGNAL = 2, {"SIGINT": 130, "SIGTERM": 143}
@@ -146,7 +146,7 @@ def cmd_eval(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     fakes = floor_samples(run, args.n, args.seed) if args.floor else None
     doc = evaluate(run, metrics, args.n, args.n_real, args.reference, args.seed, fakes=fakes,
-                   out_name="eval_floor.json" if args.floor else "eval.json")
+                   inception_backend=args.inception_backend, out_name="eval_floor.json" if args.floor else "eval.json")
     prov = doc["provenance"]
     what = "real test images" if args.floor else "samples"
     print(f"{run.dir}: {prov['n']} {what} vs {prov['n_real']} real ({prov['reference_split']} split), step {prov['step']}")
@@ -198,6 +198,9 @@ def cmd_bench(args) -> int:
     for name in models:
         if name not in BENCH_MODELS:
             raise GankitError(f"gankit bench has no model {name!r}: choose from {', '.join(BENCH_MODELS)}")
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    for precision in precisions:
+        Config(precision=precision).validate()  # the choices of Config.precision, as a one-line error
     if args.device == "cuda":
         from gankit.training.distributed import resolve_device
 
@@ -206,7 +209,18 @@ def cmd_bench(args) -> int:
     if models:
         print(HEADER)
         run_bench(models, args.data, args.data_dir, args.device, baseline=not args.no_baseline, scale=args.scale,
-                  say=say)
+                  say=say, precisions=precisions)
+    if args.inception:
+        from gankit.bench.inception import run_inception_bench
+
+        run_inception_bench(n=max(16, round(200 * args.scale)), say=say)
+    if args.scaling:
+        import time
+
+        from gankit.bench.scaling import run_scaling
+
+        out = Path(args.out or f"runs/bench-scaling-{time.strftime('%Y%m%d-%H%M%S')}")
+        run_scaling(args.data, args.data_dir, args.device, out, scale=args.scale, say=say)
     if args.time_to_quality:
         import time
 
@@ -296,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--floor", action="store_true",
                    help="score --n real test images instead of samples: the best any generator can do (eval_floor.json)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--inception-backend", default="auto", metavar="NAME",
+                   help="where the FID Inception runs: auto (the fastest exact one installed: openvino, then "
+                        "onnxruntime, then torch on a CPU; torch on a GPU), torch, openvino or onnxruntime")
     p.set_defaults(func=cmd_eval)
 
     from gankit.experiments.spec import BUDGETS, shipped_ids
@@ -339,12 +356,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--scale", type=float, default=1.0, help="multiply the timed steps (default 1)")
     p.add_argument("--no-baseline", action="store_true", help="time gankit's loop only")
+    p.add_argument("--precision", default="fp32,bf16", metavar="LIST",
+                   help=f"gankit's loop at each of these, comma-separated: {', '.join(FIELDS['precision'].metadata['choices'])} "
+                        "(default fp32,bf16; the baseline runs in fp32)")
+    p.add_argument("--inception", action="store_true",
+                   help="also time the FID Inception on each installed backend (torch, openvino, onnxruntime) "
+                        "and compare their features with torch-fidelity's")
+    p.add_argument("--scaling", action="store_true",
+                   help="also time dcgan at 32/64/128 px and batch 32-512 (images/s, GFLOP/s, peak RSS) and eval "
+                        "per 1,000 samples; writes scaling.json and scaling.png into --out")
     p.add_argument("--time-to-quality", action="store_true",
                    help="also train dcgan 32 px until 10/10 classes with class KL <= 0.02 (domain classifier); "
                         "use --models '' for this alone")
     p.add_argument("--quality-lr", type=float, metavar="LR",
                    help="learning rate of both networks in the time-to-quality run (default: dcgan's 2e-4)")
-    p.add_argument("--out", help="run directory of the time-to-quality run (default runs/bench-time-to-quality-TIME)")
+    p.add_argument("--out", help="folder of the time-to-quality run or of the --scaling results "
+                                 "(default runs/bench-time-to-quality-TIME, runs/bench-scaling-TIME)")
     p.add_argument("--memory-epochs", type=int, default=0, metavar="N",
                    help="also train dcgan 64 px on one class for N epochs and print the RSS after each")
     p.set_defaults(func=cmd_bench)

@@ -61,6 +61,9 @@ class Config:
     checkpoint_every: int = _f(0, "also save checkpoints/last.pt every N generator steps (at a log window); 0: at epoch ends only", min=0)
     seed: int = _f(0, "seed of weights, data order, noise and the fixed grid", min=0)
     device: str = _f("auto", "auto (cuda when available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    precision: str = _f("fp32", "fp32, or bf16: the forward passes of G and D under bfloat16 autocast (a GPU lever; "
+                                "losses, the gradient penalty, weights, optimizer state and checkpoints stay fp32)",
+                        choices=("fp32", "bf16"))
     out: Optional[str] = _f(None, "run directory (default runs/MODEL-DATA-TIME)")
 
     def resolved(self) -> "Config":

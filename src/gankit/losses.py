@@ -82,10 +82,13 @@ LOSSES.add("least-squares", AdversarialLoss(least_squares_d, least_squares_g, pr
 LOSSES.add("hinge", AdversarialLoss(hinge_d, wasserstein_g, probabilities=False))
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, y: Optional[Tensor] = None,
-                     eps: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+def gradient_penalty(critic: Callable[[Tensor, Optional[Tensor]], Tensor], real: Tensor, fake: Tensor,
+                     y: Optional[Tensor] = None, eps: Optional[Tensor] = None,
+                     generator: Optional[torch.Generator] = None) -> Tensor:
     """Gulrajani et al. 2017: E[(‖∇ f(x̂)‖₂ − 1)²] at x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1] per
-    sample (drawn from ``generator`` unless given as ``eps``, shape (B, 1, …))."""
+    sample (drawn from ``generator`` unless given as ``eps``, shape (B, 1, …)). ``critic(x, y)``
+    gives (B,) scores; it may run in bf16, but ∇ f(x̂) has x̂'s dtype, so the norm and the
+    penalty are computed in that of ``real`` (fp32)."""
     if eps is None:
         eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device,
                          dtype=real.dtype, generator=generator)

@@ -21,7 +21,8 @@ def save_image_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
         save_image(images, tmp, format="png", nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
 
 
-def _figure(ncols: int, width: float = 5.0):
+def new_figure(ncols: int, width: float = 5.0):
+    """A matplotlib (Agg) figure with ``ncols`` panels in a row: (pyplot, figure, axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,7 +32,8 @@ def _figure(ncols: int, width: float = 5.0):
     return plt, fig, axes[0]
 
 
-def _save(plt, fig, path: Path) -> None:
+def save_figure(plt, fig, path: Path) -> None:
+    """Write ``fig`` to ``path`` as PNG atomically and close it."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
@@ -41,7 +43,7 @@ def _save(plt, fig, path: Path) -> None:
 def save_points(points: torch.Tensor, real: Optional[torch.Tensor], path: Path, title: str = "") -> None:
     """Generated 2-D points (orange) over a sample of the real ones (grey)."""
     plt, fig = points_figure(points, real, title)
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def points_png(points: torch.Tensor, title: str = "") -> bytes:
@@ -57,7 +59,7 @@ def points_png(points: torch.Tensor, title: str = "") -> bytes:
 
 
 def points_figure(points: torch.Tensor, real: Optional[torch.Tensor], title: str):
-    plt, fig, (ax,) = _figure(1, 4.5)
+    plt, fig, (ax,) = new_figure(1, 4.5)
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", label="data")
     ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:orange", label="G(z)")
@@ -94,7 +96,7 @@ def plot_losses(metrics: Path, path: Path) -> None:
     rows = read_metrics(metrics)
     if not rows:
         return
-    plt, fig, axes = _figure(3)
+    plt, fig, axes = new_figure(3)
     steps = [r["step"] for r in rows]
     panels = [(("loss_d", "D loss"), ("loss_g", "G loss")),
               (("loss_d_real", "D loss on real"), ("loss_d_fake", "D loss on fake")),
@@ -109,4 +111,4 @@ def plot_losses(metrics: Path, path: Path) -> None:
     axes[0].set_title("losses")
     axes[1].set_title("discriminator: real vs fake")
     axes[2].set_title("discriminator outputs")
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)

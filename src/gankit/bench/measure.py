@@ -7,7 +7,7 @@ import os
 import resource
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -24,7 +24,8 @@ BASELINE_MODELS = ("dcgan-64", "dcgan-32", "gan", "cdcgan")  # the example's loo
 
 @dataclass
 class Job:
-    """One measurement: ``loop`` is "gankit" or "baseline"."""
+    """One measurement: ``loop`` is "gankit" or "baseline"; ``extra`` holds config fields over the
+    model's, e.g. ``precision="bf16"`` (gankit's loop only: the baseline is the fp32 example)."""
 
     name: str
     loop: str
@@ -48,8 +49,8 @@ def build(job: Job):
     from gankit.training.distributed import resolve_device
     from gankit.training.trainer import GANTrainer
 
-    cfg = Config(**BENCH_MODELS[job.name], data=job.data, data_dir=job.data_dir, device=job.device,
-                 **job.extra).resolved()
+    cfg = Config(**{**BENCH_MODELS[job.name], **job.extra}, data=job.data, data_dir=job.data_dir,
+                 device=job.device).resolved()
     data = load_run_data(cfg)
     return cfg, data, GANTrainer(cfg, data, resolve_device(cfg.device))
 
@@ -119,14 +120,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def in_fresh_process(job: Job) -> dict[str, Any]:
-    """``run_job`` in a spawned process: its own peak memory, threads and allocator."""
+def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a spawned process (``run_job`` for a ``Job``): its own peak memory, threads
+    and allocator. ``fn`` and its arguments must be picklable (module-level)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     # Not a multiprocessing.Pool: its daemonic workers may not start the baseline's DataLoader workers.
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
-        return pool.submit(run_job, job).result()
+        return pool.submit(fn, *args).result()
 
 
 def cpu_peak_gflops() -> tuple[float, str]:

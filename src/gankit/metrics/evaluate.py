@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import time
-from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -32,16 +31,17 @@ class Evaluation:
 
     ``n`` generated samples against ``n_real`` real images of the ``reference`` split, at the
     run's resolution. ``fakes`` may be given instead of sampling (the real-vs-real floor).
-    ``bf16``: Inception in bfloat16 (for cheap monitoring on a CPU; reported numbers use fp32).
+    ``inception_backend``: where the Inception runs (``auto``: the fastest exact one installed).
     """
 
     def __init__(self, run, n: int = 10_000, n_real: Optional[int] = None, reference: str = "train",
-                 seed: int = 0, bf16: bool = False, fakes: Optional[tuple[torch.Tensor, torch.Tensor]] = None):
+                 seed: int = 0, fakes: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+                 inception_backend: str = "auto"):
         if n < 2:
             raise GankitError(f"--n must be at least 2, got {n}")
         self.run, self.cfg = run, run.config
         self.n, self.n_real, self.reference = n, n_real or n, reference
-        self.seed, self.bf16 = seed, bf16
+        self.seed, self.inception_backend = seed, inception_backend
         if fakes is not None:
             self.__dict__["fakes"] = fakes
         self.points = run.shape.is_points
@@ -76,19 +76,17 @@ class Evaluation:
     def inception(self):
         from gankit.metrics.inception import InceptionFeatures
 
-        return InceptionFeatures()
+        return InceptionFeatures(backend=self.inception_backend)
 
     def inception_features(self, images: torch.Tensor) -> torch.Tensor:
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
-        with autocast:
-            return self.inception.extract(images).double()
+        return self.inception.extract(images).double()
 
     @cached_property
     def real_inception(self):
         from gankit.metrics.fid_kid import StatsKey, cached_stats
 
         key = StatsKey(self.cfg.data + (f"[{','.join(map(str, self.cfg.classes))}]" if self.cfg.classes else ""),
-                       self.reference, self.cfg.image_size, self.inception.key + ("-bf16" if self.bf16 else ""),
+                       self.reference, self.cfg.image_size, self.inception.key,
                        len(self.reals))
         return cached_stats(key, lambda: self.inception_features(self.reals.images), self.inception.weights_sha256)
 
@@ -130,7 +128,7 @@ class Evaluation:
 def inception_provenance(ev: Evaluation) -> dict:
     return dict(extractor=ev.inception.key, weights_sha256=ev.inception.weights_sha256,
                 resize=f"{ev.cfg.image_size} px -> 299 px, torch-fidelity (TF1 bilinear)",
-                inception_dtype="bf16" if ev.bf16 else "fp32")
+                inception_dtype="fp32", **ev.inception.backend_info)
 
 
 @METRICS.register("fid")
@@ -271,10 +269,10 @@ def floor_samples(run, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tenso
 
 
 def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_real: Optional[int] = None,
-             reference: str = "train", seed: int = 0, bf16: bool = False, fakes=None,
+             reference: str = "train", seed: int = 0, fakes=None, inception_backend: str = "auto",
              out_name: Optional[str] = "eval.json") -> dict:
     """Compute ``metrics`` for ``run`` (a ``gankit.Run``) and write ``run.dir/out_name``."""
-    ev = Evaluation(run, n, n_real, reference, seed, bf16, fakes)
+    ev = Evaluation(run, n, n_real, reference, seed, fakes, inception_backend)
     values, seconds = {}, {}
     for name in metrics:
         fn = METRICS[name]

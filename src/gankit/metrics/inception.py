@@ -173,7 +173,7 @@ def verify_weights(weights: Path, script: Optional[torch.jit.ScriptModule] = Non
     and the TorchScript's, on ``check_images(n)``."""
     script = script if script is not None else load_torchscript()
     images = check_images(n)
-    ours = InceptionFeatures(weights, channels_last=False)(images)
+    ours = InceptionFeatures(weights, backend="torch", device="cpu")(images)
     return float((ours - torchscript_features(script, images)).abs().max())
 
 
@@ -270,60 +270,62 @@ def package_version(dist: str) -> str:
 
 
 class InceptionFeatures(nn.Module):
-    """uint8 images (N, 3, H, W), or grey (N, 1, H, W) repeated to RGB, → (N, 2048) float64 pool
-    features of the standard FID Inception, via torch-fidelity's ``FeatureExtractorInceptionV3``,
-    which resizes to 299×299 with TensorFlow 1.x's bilinear resampling and scales (x − 128) / 128.
+    """uint8 images (N, 3, H, W), or grey (N, 1, H, W) read as RGB, → (N, 2048) float64 pool
+    features of the standard FID Inception: torch-fidelity's ``FeatureExtractorInceptionV3``
+    (TensorFlow 1.x bilinear resize to 299×299, (x − 128) / 128), its network run by the fastest
+    exact backend of ``gankit.metrics.inception_backends`` (``backend="auto"``) or the one named.
 
-    ``name`` is ``"inception-v3-compat"``; ``key`` adds the weights' sha256 prefix, for cache keys.
-    ``channels_last`` (default) runs the convolutions in NHWC, about 1.5× faster on a CPU with
-    features equal to 1e-5."""
+    ``name`` is ``"inception-v3-compat"``; ``key`` adds the weights' sha256 prefix, for cache keys:
+    the backends agree to 1e-5 relative, so statistics from any of them share a key."""
 
     name = EXTRACTOR
     num_features = NUM_FEATURES
 
-    def __init__(self, weights: Optional[Path] = None, channels_last: bool = True):
+    def __init__(self, weights: Optional[Path] = None, backend: str = "auto",
+                 device: Optional[torch.device | str] = None):
         super().__init__()
         try:
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError:
             raise GankitError("Inception features need torch-fidelity: pip install torch-fidelity") from None
+        from gankit.metrics.inception_backends import make_backend, trunk
 
         self.weights_path = Path(weights) if weights is not None else inception_weights_path()
         self.weights_sha256 = sha256_file(self.weights_path)
-        self.channels_last = channels_last
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.net = FeatureExtractorInceptionV3(EXTRACTOR, [str(NUM_FEATURES)],
                                                feature_extractor_weights_path=str(self.weights_path))
-        if channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
         self.net.eval().requires_grad_(False)
+        self.backend = make_backend(trunk(self.net), self.weights_sha256, self.device, backend)
 
     @property
     def key(self) -> str:
         """Extractor name plus weights sha256 prefix: stats under another key are not comparable."""
         return f"{EXTRACTOR}@{self.weights_sha256[:12]}"
 
+    @property
+    def backend_info(self) -> dict:
+        """Which runtime computed the features, for ``eval.json``."""
+        return dict(inception_backend=self.backend.name, inception_backend_version=self.backend.version)
+
     def train(self, mode: bool = True) -> "InceptionFeatures":
         """Always in eval mode: its batch norms use the stored statistics."""
         return super().train(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        from gankit.metrics.inception_backends import preprocess
+
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
             raise GankitError(f"Inception features need uint8 images (N, 3 or 1, H, W), got {images.dtype} "
                               f"{tuple(images.shape)}")
-        device = next(self.net.parameters()).device
-        x = images.to(device)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
-            (features,) = self.net(x)
-        return features.double()
+        return self.backend(preprocess(images.to(self.device))).double()
 
-    def extract(self, images: torch.Tensor, batch_size: int = 50) -> torch.Tensor:
-        """Features of any number of images, ``batch_size`` at a time, on the CPU as float64."""
+    def extract(self, images: torch.Tensor, batch_size: Optional[int] = None) -> torch.Tensor:
+        """Features of any number of images, ``batch_size`` at a time (default: the backend's
+        fastest), on the CPU as float64."""
         if len(images) == 0:
             raise GankitError("no images to compute Inception features of")
+        batch_size = batch_size or self.backend.batch_size
         out = []
         for start in range(0, len(images), batch_size):
             out.append(self(images[start:start + batch_size]).cpu())

@@ -119,8 +119,8 @@ class Checkpointer(Hook):
 
 class EvalMonitor(Hook):
     """Every ``eval_every`` whole epochs (and every ``eval_every_steps`` steps), the chosen
-    metrics of the current generator appended to ``eval_history.jsonl`` (Inception in bf16 on
-    the CPU: cheap monitoring; ``gankit eval`` reports fp32). The global RNG is restored
+    metrics of the current generator appended to ``eval_history.jsonl`` (the same exact fp32
+    Inception as ``gankit eval``, on its fastest backend). The global RNG is restored
     afterwards, so training continues exactly."""
 
     def __init__(self, root: Path, data_info: dict):
@@ -156,7 +156,7 @@ class EvalMonitor(Hook):
         with torch.random.fork_rng(devices=[]):
             trainer.G.eval()
             try:
-                doc = evaluate(run, metrics, cfg.eval_n, bf16=trainer.device.type == "cpu", out_name=None)
+                doc = evaluate(run, metrics, cfg.eval_n, out_name=None)
             finally:
                 trainer.G.train()
         numbers = {k: v for k, v in doc["metrics"].items() if isinstance(v, (int, float)) or v is None}

@@ -55,6 +55,7 @@ class GANTrainer:
         self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), cfg.lr_g, cfg.betas)
         self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), cfg.lr_d, cfg.betas)
         self.loss = LOSSES[cfg.loss]
+        self.bf16 = cfg.precision == "bf16"
         self.images, self.labels = data.images.to(device), data.labels.to(device)
         self.noise = torch.Generator(device).manual_seed(cfg.seed + 1)
         self.fixed_z, self.fixed_y = self.fixed_batch()
@@ -122,6 +123,25 @@ class GANTrainer:
             return x.to(torch.get_default_dtype())
         return (x.to(torch.get_default_dtype()) / 127.5 - 1).contiguous(memory_format=self.memory_format)
 
+    # --- the networks at the run's precision ---------------------------------------------------
+    def autocast(self):
+        """bf16: bfloat16 autocast for a forward pass (weights stay fp32; no loss scaling, which
+        bf16's fp32-sized exponent does not need). fp32: nothing, so the ops are exactly as without it."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
+
+    def generate(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
+        """G(z, y) as the training step calls it (the DDP wrapper, if any), returned in fp32."""
+        with self.autocast():
+            fake = self.G_train(z, y)
+        return fake.float()
+
+    def critic(self, x: Tensor, y: Optional[Tensor]) -> Tensor:
+        """D(x, y), shape (B,), as the training step calls it, returned in fp32 so that the losses
+        and the gradient penalty's norm are computed in fp32."""
+        with self.autocast():
+            out = self.D_train(x, y)
+        return out.float()
+
     # --- the algorithm ------------------------------------------------------------------------
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
         """One generator update after ``len(batches)`` discriminator updates. Returns the
@@ -129,19 +149,19 @@ class GANTrainer:
         for i, (real, y_real) in enumerate(batches):
             z, y_fake = self.fake_inputs(len(real))
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
-                fake = self.G_train(z, y_fake)
+                fake = self.generate(z, y_fake)
             d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
         loss_g, g_stats = self.update_g(fake, y_fake)
         return torch.stack([d_stats[0], loss_g, *d_stats[1:], *g_stats]).detach()
 
     def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
         """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z)))."""
-        out_real, out_fake = self.D_train(real, y_real), self.D_train(fake, y_fake)
+        out_real, out_fake = self.critic(real, y_real), self.critic(fake, y_fake)
         loss_real, loss_fake = self.loss.d_loss(out_real, out_fake)
         loss_d = loss_real + loss_fake
         if self.cfg.gp_lambda:
             eps = self.penalty_weights(real)
-            loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.D_train, real, fake, y_real, eps)
+            loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.critic, real, fake, y_real, eps)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -154,7 +174,7 @@ class GANTrainer:
         Returns the loss and, with ``log_grad_norm``, the L2 norm of G's whole gradient: the
         signal that saturates early with the minimax form log(1 − D(G(z)))."""
         with no_gradient_sync(self.D_train):  # D's gradients from this loss are discarded: do not average them
-            loss_g = self.loss.g_loss(self.D_train(fake, y_fake), self.cfg.g_loss)
+            loss_g = self.loss.g_loss(self.critic(fake, y_fake), self.cfg.g_loss)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         extra = (self.grad_norm(self.G),) if self.cfg.log_grad_norm else ()

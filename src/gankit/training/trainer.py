@@ -130,17 +130,22 @@ class GANTrainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
 
     def generate(self, z: Tensor, y: Optional[Tensor]) -> Tensor:
-        """G(z, y) as the training step calls it (the DDP wrapper, if any), returned in fp32."""
+        """G(z, y) as the training step calls it (the DDP wrapper, if any), in full precision."""
         with self.autocast():
             fake = self.G_train(z, y)
-        return fake.float()
+        return self.full_precision(fake)
 
     def critic(self, x: Tensor, y: Optional[Tensor]) -> Tensor:
-        """D(x, y), shape (B,), as the training step calls it, returned in fp32 so that the losses
+        """D(x, y), shape (B,), as the training step calls it, in full precision so that the losses
         and the gradient penalty's norm are computed in fp32."""
         with self.autocast():
             out = self.D_train(x, y)
-        return out.float()
+        return self.full_precision(out)
+
+    def full_precision(self, x: Tensor) -> Tensor:
+        """An autocast output back in the weights' dtype (fp32, or fp64 where a test runs so);
+        without autocast, the tensor itself."""
+        return x.to(torch.get_default_dtype()) if self.bf16 else x
 
     # --- the algorithm ------------------------------------------------------------------------
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:

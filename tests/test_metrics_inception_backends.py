@@ -57,10 +57,10 @@ def test_every_backend_matches_torch_fidelity(name, weights, reference):
     assert float((ours - expected).abs().max() / expected.abs().max()) <= 1e-5
 
 
-def test_fast_backends_are_installed_for_this_suite():
-    """CI installs them (pyproject: openvino, and onnxruntime in the test extra), so the tests above
-    compare something; a machine without them still works on torch."""
-    assert {"openvino", "onnxruntime"} <= set(INSTALLED)
+def test_a_fast_backend_is_installed_for_this_suite():
+    """CI installs OpenVINO (a dependency), so the tests above compare something; onnxruntime is
+    tested wherever `gankit[onnx]` is installed; a machine without either still works on torch."""
+    assert "openvino" in INSTALLED
 
 
 @pytest.mark.parametrize("name", [n for n in INSTALLED if n != "torch"])

@@ -67,7 +67,7 @@ def test_a_fast_backend_is_installed_for_this_suite():
 def test_conversion_is_cached_per_weights_and_version(name, weights, monkeypatch):
     first = inc.InceptionFeatures(weights, backend=name, device="cpu")
     folder = B.converted_dir(name, first.backend.version, first.weights_sha256)
-    assert (folder / "record.json").is_file() and (folder / B.BACKENDS[name].suffix).is_file()
+    assert (folder / "record.json").is_file() and (folder / B.RUNTIMES[name].suffix).is_file()
     assert first.weights_sha256[:16] in folder.name and first.backend.version in folder.name
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporaries left
     monkeypatch.setattr(B.BACKENDS[name], "convert", lambda *a: pytest.fail("converted again"))
@@ -78,10 +78,10 @@ def test_conversion_is_cached_per_weights_and_version(name, weights, monkeypatch
 
 def test_a_torn_conversion_is_redone(weights):
     name = next(n for n in INSTALLED if n != "torch")
-    version = B.BACKENDS[name].runtime_version(None)
+    version = B.RUNTIMES[name].version()
     folder = B.converted_dir(name, version, inc.sha256_file(weights))
     folder.mkdir(parents=True)
-    (folder / B.BACKENDS[name].suffix).write_text("half a model")  # no record.json: never trusted
+    (folder / B.RUNTIMES[name].suffix).write_text("half a model")  # no record.json: never trusted
     inc.InceptionFeatures(weights, backend=name, device="cpu")
     assert (folder / "record.json").is_file()
 
@@ -126,7 +126,26 @@ def test_auto_falls_back_when_a_conversion_fails(weights, monkeypatch, caplog):
 def test_openvino_runs_in_f32_even_where_its_default_is_bf16(weights):
     """On CPUs with bf16 instructions OpenVINO's default inference precision is bf16 (features ~20 %
     off): the compiled network must say f32."""
-    import openvino as ov
+    backend = inc.InceptionFeatures(weights, backend="openvino", device="cpu").backend
+    assert backend.worker.info["inference_precision"] == "f32"
 
-    session = inc.InceptionFeatures(weights, backend="openvino", device="cpu").backend.session
-    assert session.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+
+@pytest.mark.parametrize("name", [n for n in INSTALLED if n != "torch"])
+def test_the_runtime_never_loads_into_this_process(name, weights):
+    """OpenVINO beside torch in one process crashed later training: the runtime lives in a worker
+    process, and the features still arrive."""
+    import sys
+
+    backend = inc.InceptionFeatures(weights, backend=name, device="cpu").backend
+    assert name not in sys.modules and backend.worker.info["pid"] != __import__("os").getpid()
+    assert backend.worker.process.poll() is None
+    backend.close()
+    assert backend.worker is None
+
+
+def test_a_worker_that_dies_is_a_one_line_error(weights):
+    name = next(n for n in INSTALLED if n != "torch")
+    extractor = inc.InceptionFeatures(weights, backend=name, device="cpu")
+    extractor.backend.worker.process.kill()
+    with pytest.raises(GankitError, match=f"the {name} Inception worker failed: "):
+        extractor(inc.check_images(1))

@@ -13,6 +13,11 @@ CPU ``auto`` takes OpenVINO when installed, then ONNX Runtime, then torch; on a 
 OpenVINO is pinned to f32 inference: on CPUs with bf16 instructions it would otherwise pick bf16,
 whose features are off by ~20 %.
 
+OpenVINO and ONNX Runtime never load into the process that calls them: each converted network
+runs in a worker process (``Worker``, its code in ``inception_runtimes``), because OpenVINO beside
+torch in one process crashed torch's next training steps. The images cross a pipe as float32
+(~8.6 MB per batch of 8: milliseconds against the network's ~300 ms).
+
 Converted networks are cached in ``$GANKIT_CACHE/inception/`` under the weights' sha256 and the
 backend's version, written to a temporary folder and renamed into place, so a conversion is paid
 once per machine and a torn one is never read.
@@ -23,9 +28,11 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
-from abc import ABC, abstractmethod
+import weakref
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -33,6 +40,7 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.metrics.inception_runtimes import RUNTIMES, receive, send
 from gankit.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -107,121 +115,170 @@ class Backend:
         with torch.no_grad():
             return self.net(x.to(self.device).contiguous(memory_format=torch.channels_last)).float().cpu()
 
+    def close(self) -> None:
+        """Release what the backend holds outside this process (torch holds nothing)."""
+
 
 BACKENDS.add("torch", Backend)
 
 
-class ConvertedBackend(Backend, ABC):
-    """A backend that runs a converted copy of the trunk, cached on disk per weights and version."""
-
-    suffix = ""  # the converted model's file name in its cache folder
+class WorkerBackend(Backend):
+    """A backend that runs a converted copy of the trunk in a worker process of its own
+    (``inception_runtimes`` says why), converted once per weights and runtime version and cached."""
 
     def __init__(self, net: nn.Module, weights_sha256: str, device: torch.device):
-        self.device, self.version = device, self.runtime_version()
+        self.runtime = RUNTIMES[self.name]
+        self.device, self.version, self.worker = device, self.runtime.version(), None
         folder = converted_dir(self.name, self.version, weights_sha256)
         if not (folder / "record.json").is_file():
             convert_into(folder, lambda tmp: self.convert(net, tmp / self.suffix), lambda tmp: self.verify(net, tmp))
-        self.session = self.load(folder / self.suffix)
+        self.worker = self.worker or Worker(self.name, folder / self.suffix)  # verify's worker, if it just ran
+
+    @property
+    def suffix(self) -> str:
+        """The converted model's file name in its cache folder."""
+        return self.runtime.suffix
+
+    def convert(self, net: nn.Module, path: Path) -> None:
+        """Convert ``net`` to ``path`` in a child process (torch and the runtime, nothing else)."""
+        module_file = path.with_name("trunk.pt")
+        torch.save(net, module_file)
+        try:
+            run_child(["convert", self.name, str(module_file), str(path)])
+        finally:
+            module_file.unlink(missing_ok=True)
 
     def verify(self, net: nn.Module, folder: Path) -> dict:
-        """Load the model just converted into ``folder`` and compare it with torch on fixed inputs."""
+        """Start a worker on the model just converted into ``folder`` and compare it with torch
+        on fixed inputs; the worker is kept if the model passes."""
         from gankit.metrics.inception import check_images
 
-        self.session = self.load(folder / self.suffix)
+        self.worker = Worker(self.name, folder / self.suffix)
         x = preprocess(check_images())
         with torch.no_grad():
             reference = net(x).float()
         diff = float((self(x) - reference).abs().max() / reference.abs().max())
         if not diff <= TOLERANCE:
+            self.close()
             raise GankitError(f"the {self.name} Inception differs from torch's by {diff:.3g} relative (> {TOLERANCE})")
-        return dict(max_relative_diff=diff, tolerance=TOLERANCE)
+        return dict(max_relative_diff=diff, tolerance=TOLERANCE, **self.worker.info)
 
     def __call__(self, x: Tensor) -> Tensor:
         return torch.from_numpy(self.run(x.detach().cpu().float().contiguous().numpy()))
 
-    # What each runtime provides.
-    @abstractmethod
-    def runtime_version(self) -> str:
-        """The runtime's version, part of the cache key."""
-
-    @abstractmethod
-    def convert(self, net: nn.Module, path: Path) -> None:
-        """Write the runtime's model of ``net`` to ``path``."""
-
-    @abstractmethod
-    def load(self, path: Path):
-        """The runnable session of the model at ``path``."""
-
-    @abstractmethod
     def run(self, x):
-        """float32 numpy (N, 3, 299, 299) → float32 numpy (N, 2048)."""
+        """float32 numpy (N, 3, 299, 299) → float32 numpy (N, 2048), computed by the worker."""
+        return self.worker(x)
+
+    def close(self) -> None:
+        """Stop the worker (it also stops when this backend is collected or the program exits)."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
 
 
 @BACKENDS.register("openvino")
-class OpenVINOBackend(ConvertedBackend):
-    """Intel's OpenVINO runtime on the CPU, f32 inference, one stream over this process's threads."""
+class OpenVINOBackend(WorkerBackend):
+    """Intel's OpenVINO on the CPU, f32 inference, one stream over this process's threads."""
 
-    name, suffix, batch_size, requires = "openvino", "inception.xml", 8, ("openvino",)
-
-    def runtime_version(self) -> str:
-        import openvino
-
-        return openvino.__version__.split("-")[0]
-
-    def convert(self, net: nn.Module, path: Path) -> None:
-        import warnings
-
-        import openvino as ov
-
-        with warnings.catch_warnings():  # convert_model traces with torch.jit, which warns of its deprecation
-            warnings.simplefilter("ignore", FutureWarning)
-            model = ov.convert_model(net.to(memory_format=torch.contiguous_format),
-                                     example_input=torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE))
-        model.reshape([-1, 3, INPUT_SIZE, INPUT_SIZE])  # any batch, fixed image size
-        ov.save_model(model, str(path), compress_to_fp16=False)  # fp16 weights would not be exact
-
-    def load(self, path: Path):
-        import openvino as ov
-
-        return ov.Core().compile_model(str(path), "CPU", {
-            "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": torch.get_num_threads(), "CPU_DENORMALS_OPTIMIZATION": True})
-
-    def run(self, x):
-        return self.session(x)[0]
+    name, batch_size, requires = "openvino", 8, RUNTIMES["openvino"].requires
 
 
 @BACKENDS.register("onnxruntime")
-class ONNXRuntimeBackend(ConvertedBackend):
+class ONNXRuntimeBackend(WorkerBackend):
     """Microsoft's ONNX Runtime, CPU execution provider, over this process's threads."""
 
-    name, suffix, batch_size, requires = "onnxruntime", "inception.onnx", 4, ("onnxruntime", "onnx")  # torch's exporter needs onnx
+    name, batch_size, requires = "onnxruntime", 4, RUNTIMES["onnxruntime"].requires
 
-    def runtime_version(self) -> str:
-        import onnxruntime
 
-        return onnxruntime.__version__
+# --- the worker processes -----------------------------------------------------------------------
+class Worker:
+    """A runtime's worker process serving one converted model: ``worker(x)`` sends a float32
+    (N, 3, 299, 299) batch and returns its (N, 2048) features. ``info`` is what the worker
+    reported on start (runtime, version, properties). A worker that dies is a one-line GankitError
+    with its last words."""
 
-    def convert(self, net: nn.Module, path: Path) -> None:
-        import warnings
+    def __init__(self, runtime: str, model: Path, threads: Optional[int] = None):
+        self.runtime = runtime
+        self.stderr = tempfile.TemporaryFile()
+        command = ["serve", runtime, str(model), str(threads or torch.get_num_threads())]
+        self.process = subprocess.Popen(worker_command(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.stderr, env=worker_env())
+        self._stop = weakref.finalize(self, stop_worker, self.process, self.stderr)
+        self.info = json.loads(self._expect(b"I"))
 
-        with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net.to(memory_format=torch.contiguous_format),
-                              (torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE),), str(path), dynamo=False,
-                              input_names=["x"], output_names=["features"], dynamic_axes={"x": {0: "n"}})
+    def __call__(self, x):
+        import numpy as np
 
-    def load(self, path: Path):
-        import onnxruntime as ort
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        try:
+            send(self.process.stdin, b"X", memoryview(x).cast("B"))
+        except (OSError, ValueError):  # the worker is gone: _expect reports why
+            pass
+        return np.frombuffer(self._expect(b"F"), dtype=np.float32).reshape(len(x), -1)
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        # Idle threads that spin fight torch's for the cores between batches: 20 -> 28 images/s here.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    def _expect(self, kind: bytes) -> bytearray:
+        try:
+            got, payload = receive(self.process.stdout)
+        except (OSError, ValueError, EOFError):
+            got, payload = b"", bytearray()
+        if got == kind:
+            return payload
+        reason = payload.decode(errors="replace") if got == b"E" else self.last_words()
+        self.close()
+        raise GankitError(f"the {self.runtime} Inception worker failed: {reason}")
 
-    def run(self, x):
-        return self.session.run(None, {"x": x})[0]
+    def last_words(self) -> str:
+        """The last line the worker wrote to stderr, or how it ended."""
+        code = self.process.poll() if self.process.poll() is not None else self.process.wait(timeout=5)
+        self.stderr.seek(0)
+        lines = [line for line in self.stderr.read().decode(errors="replace").splitlines() if line.strip()]
+        return lines[-1][:300] if lines else f"it exited with code {code}"
+
+    def close(self) -> None:
+        """Ask the worker to quit and wait for it (killed after a few seconds)."""
+        self._stop()
+
+
+def stop_worker(process: subprocess.Popen, stderr) -> None:
+    """Tell a worker to quit, close its pipes, and kill it if it lingers."""
+    try:
+        send(process.stdin, b"Q")
+        process.stdin.close()
+    except (OSError, ValueError):
+        pass
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    process.stdout.close()
+    stderr.close()
+
+
+def worker_command(args: list[str]) -> list[str]:
+    """This Python running ``gankit.metrics.inception_runtimes`` with ``args``."""
+    return [sys.executable, "-m", "gankit.metrics.inception_runtimes", *args]
+
+
+def worker_env() -> dict:
+    """This process's environment, with gankit's own source folder first on the path (so a
+    checkout run without installing finds the same code)."""
+    source = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
+
+
+def run_child(args: list[str]) -> None:
+    """Run a one-off worker command to its end; a failure raises RuntimeError with its last words."""
+    done = subprocess.run(worker_command(args), stdin=subprocess.DEVNULL, capture_output=True, env=worker_env())
+    if done.returncode != 0:
+        import io
+
+        kind, payload = receive(io.BytesIO(done.stdout)) if len(done.stdout) >= 9 else (b"", b"")
+        lines = [line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+        raise RuntimeError(payload.decode(errors="replace") if kind == b"E" else
+                           (lines[-1] if lines else f"exit code {done.returncode}"))
 
 
 # --- choosing and caching -----------------------------------------------------------------------

@@ -389,3 +389,55 @@ def test_a_sweep_spread_over_two_devices_trains_every_variant_once(sweep_file, t
 def test_bad_sweep_devices_are_one_line_errors(devices, message, sweep_file, tmp_path, capsys):
     assert main(["sweep", str(sweep_file), "--out", str(tmp_path / "s"), "--devices", devices, "-q"]) == 2
     assert message in capsys.readouterr().err
+
+
+SEEDED_SWEEP = """
+[experiment]
+title = "Seeds"
+sections = ["modes"]
+[evaluate]
+metrics = ["modes"]
+n = { quick = 200 }
+[base]
+model = "gan2d"
+data = "ring8"
+batch_size = 32
+[grid]
+z_dim = [2, 4]
+[budget.quick]
+max_steps = 6
+"""
+
+
+def test_a_sweep_over_seeds_trains_each_variant_per_seed_and_reports_mean_and_std(tmp_path, capsys):
+    path = tmp_path / "seeds.toml"
+    path.write_text(SEEDED_SWEEP)
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(path), "--out", str(out), "--seeds", "0,1,2", "-q"]) == 0
+    variants = json.loads((out / "sweep.json").read_text())["variants"]
+    assert [v["name"] for v in variants] == [f"z_dim-{z}-seed{s}" for z in (2, 4) for s in (0, 1, 2)]
+    assert {v["group"] for v in variants} == {"z_dim-2", "z_dim-4"}
+    for v in variants:
+        assert json.loads((out / v["name"] / "config.json").read_text())["config"]["seed"] == v["seed"]
+    coverage = [json.loads((out / f"z_dim-2-seed{s}" / "eval.json").read_text())["metrics"]["high_quality"]
+                for s in (0, 1, 2)]
+    text = " ".join(check_page(out / "report.html").text)
+    import statistics
+
+    expected = f"{statistics.fmean(coverage):.4g} ± {statistics.stdev(coverage):.2g} (3)"
+    assert "Over seeds: mean ± std" in text and expected in text
+
+
+@pytest.mark.parametrize("seeds, message", [("0,x", "comma-separated integers"), ("0,0", "repeats a seed"),
+                                            ("-1", "≥ 0")])
+def test_bad_seed_lists_are_one_line_errors(seeds, message, tmp_path, capsys):
+    path = tmp_path / "seeds.toml"
+    path.write_text(SEEDED_SWEEP)
+    argv = ["sweep", str(path), "--out", str(tmp_path / "s"), "--seeds", seeds, "-q"]
+    if message == "repeats a seed":  # parsed, then refused when the variants expand
+        assert main(argv) == 2
+    else:  # refused by the argument parser
+        with pytest.raises(SystemExit):
+            main(argv)
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

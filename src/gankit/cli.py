@@ -157,6 +157,17 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def seed_list(text: str) -> list[int]:
+    """``--seeds 0,1,2`` -> [0, 1, 2]; anything else is a one-line usage error."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers such as 0,1,2, not {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers ≥ 0 such as 0,1,2, not {text!r}")
+    return seeds
+
+
 def cmd_sweep(args) -> int:
     from gankit.experiments.spec import load_sweep
     from gankit.experiments.sweep import run_sweep
@@ -164,7 +175,8 @@ def cmd_sweep(args) -> int:
     spec = load_sweep(args.experiment)
     say = lambda text: print(f"gankit sweep {spec.id}: {text}", file=sys.stderr)  # noqa: E731
     devices = [d.strip() for d in (args.devices or "").split(",") if d.strip()]
-    root, results = run_sweep(spec, args.budget, args.data, args.out, progress=not args.quiet, say=say, devices=devices)
+    root, results = run_sweep(spec, args.budget, args.data, args.out, progress=not args.quiet, say=say, devices=devices,
+                              seeds=args.seeds)
     for result in results:
         say(f"{result.name}: {result.status}")
     stopped = next((r.status for r in results if r.status in EXIT_SIGNAL), None)
@@ -328,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", metavar="LIST",
                    help="train variants side by side, one per device: cuda:0,cuda:1 … or auto (every GPU); "
                         "cpu,cpu runs two on the CPU (default: one after another)")
+    p.add_argument("--seeds", type=seed_list, metavar="LIST",
+                   help="train every variant once per seed, e.g. 0,1,2; the report shows mean ± std per variant "
+                        "(default: one run per variant, the experiment's seed)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_sweep)
 

@@ -39,13 +39,15 @@ class RunView:
     rows: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
+    group: str = ""  # the variant this run is one seed of (its own name when not seeded)
 
     @classmethod
-    def read(cls, name: str, directory: Path, changes: dict, trainer: str = "gan") -> "RunView":
+    def read(cls, name: str, directory: Path, changes: dict, trainer: str = "gan", group: str = "") -> "RunView":
         config = json.loads((directory / "config.json").read_text()) if (directory / "config.json").exists() else {}
         evals = json.loads((directory / "eval.json").read_text())["metrics"] if (directory / "eval.json").exists() else {}
         return cls(name, directory, changes, config.get("config", {}).get("trainer", trainer), config.get("config", {}),
-                   read_metrics(directory / "metrics.jsonl"), evals, read_metrics(directory / "eval_history.jsonl"))
+                   read_metrics(directory / "metrics.jsonl"), evals, read_metrics(directory / "eval_history.jsonl"),
+                   group or name)
 
     def latest_grid(self) -> Optional[Path]:
         """The last per-epoch sample grid, or the autoencoder's reconstructions."""
@@ -82,7 +84,7 @@ def read_report(directory: Path) -> Report:
     """A sweep folder (``sweep.json``) or a single run directory (``config.json``)."""
     if (directory / "sweep.json").exists():
         doc = json.loads((directory / "sweep.json").read_text())
-        runs = [RunView.read(v["name"], directory / v["name"], v["changes"], v.get("trainer", "gan"))
+        runs = [RunView.read(v["name"], directory / v["name"], v["changes"], v.get("trainer", "gan"), v.get("group", ""))
                 for v in doc["variants"] if (directory / v["name"] / "config.json").exists()]
         return Report(f"{doc['id']}: {doc['title']}", doc["about"], doc["documents"], doc["sections"], runs,
                       doc.get("budget", ""))
@@ -97,7 +99,7 @@ def write_report(directory: str | Path) -> Path:
     """Write ``DIR/report.html`` and return its path."""
     directory = Path(directory)
     report = read_report(directory)
-    body = [header(report), table(report)] + [SECTIONS[name](report) for name in report.sections]
+    body = [header(report), seed_table(report), table(report)] + [SECTIONS[name](report) for name in report.sections]
     page = PAGE.format(title=html.escape(report.title), body="\n".join(part for part in body if part))
     path = directory / "report.html"
     atomic_write_text(page, path)
@@ -155,11 +157,40 @@ def header(report: Report) -> str:
     return "\n".join(parts)
 
 
+def shown_metrics(report: Report) -> list[str]:
+    """The numbers of eval.json worth a column, in the order the runs give them."""
+    return list(dict.fromkeys(k for r in report.runs for k, v in r.metrics.items()
+                              if k not in NOT_SHOWN and isinstance(v, (int, float)) and not isinstance(v, bool)))
+
+
+def seed_summary(values: list[float]) -> Optional[str]:
+    """"mean ± std (n)" with the sample standard deviation; None without values."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4g} ± {std:.2g} ({len(values)})"
+
+
+def seed_table(report: Report) -> str:
+    """Variants trained over several seeds (``--seeds``): mean ± std per metric; "" otherwise."""
+    groups: dict[str, list[RunView]] = {}
+    for r in report.runs:
+        groups.setdefault(r.group, []).append(r)
+    if all(len(runs) == 1 for runs in groups.values()):
+        return ""
+    shown = shown_metrics(report)
+    rows = [[esc(group), str(len(runs)), esc(", ".join(str(r.config.get("seed", "?")) for r in runs)),
+             *(esc(seed_summary([r.metrics.get(k) for r in runs]) or "—") for k in shown)]
+            for group, runs in groups.items()]
+    return section("Over seeds: mean ± std", html_table(["variant", "runs", "seeds", *shown], rows),
+                   "sample standard deviation over the seeds that finished; each seed's run is a row of the next table")
+
+
 def table(report: Report) -> str:
     """Variants × (changed fields, length, speed, final losses, every measured number)."""
     changed = list(dict.fromkeys(k for r in report.runs for k in r.changes))
-    shown = list(dict.fromkeys(k for r in report.runs for k, v in r.metrics.items()
-                               if k not in NOT_SHOWN and isinstance(v, (int, float)) and not isinstance(v, bool)))
+    shown = shown_metrics(report)
     head = ["variant", *changed, "steps", "train s", "images/s", "loss_d", "loss_g", *shown]
     rows = []
     for r in report.runs:
@@ -280,9 +311,12 @@ def picture_section(title: str, filename: str, numbers: tuple[str, ...] = (), no
 
 
 SECTIONS.add("class_grid", picture_section(
-    "Class grid", "class_grid.png", ("label_accuracy", "classes_covered"),
+    "Class grid", "class_grid.png", ("label_accuracy", "classes_covered", "intra_feature_diversity_mean",
+                                     "intra_feature_diversity_min"),
     "rows: one noise vector z each; columns: the class label 0 … K−1. Label accuracy: the domain classifier agrees "
-    "with the asked label."))
+    "with the asked label. Intra-class feature diversity: mean pairwise distance of 100 samples of a class in the "
+    "classifier's features over that of 100 real test images of the class (1 = as varied as real; mean and worst "
+    "class)."))
 SECTIONS.add("interpolation", picture_section(
     "Latent interpolation", "interpolation.png", (),
     "each row: G(α·z1 + (1 − α)·z2) for α from 1 to 0 in 10 steps"))

@@ -52,6 +52,16 @@ class Variant:
     changes: dict[str, Any]
     config: Config
     trainer: str = "gan"
+    group: str = ""  # the variant's name without its seed: seeds of one variant share it
+
+    def __post_init__(self):
+        self.group = self.group or self.name
+
+    def with_seed(self, seed: int) -> "Variant":
+        """The same variant trained from ``seed``: folder ``NAME-seedS``, group ``NAME``."""
+        from dataclasses import replace
+
+        return Variant(f"{self.name}-seed{seed}", self.changes, replace(self.config, seed=seed), self.trainer, self.name)
 
 
 @dataclass
@@ -70,8 +80,10 @@ class SweepSpec:
     variants: list[dict[str, Any]] = field(default_factory=list)
     budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def expand(self, budget: str = "quick", data: Optional[str] = None) -> list[Variant]:
-        """The variants' names and resolved-ready configs for ``budget`` (and ``--data``)."""
+    def expand(self, budget: str = "quick", data: Optional[str] = None,
+               seeds: Optional[list[int]] = None) -> list[Variant]:
+        """The variants' names and resolved-ready configs for ``budget`` (and ``--data``); with
+        ``seeds``, every variant once per seed (``NAME-seedS``), the seeds of a variant together."""
         if budget not in BUDGETS:
             raise GankitError(f"--budget {budget!r} is not one of {', '.join(BUDGETS)}")
         base = dict(self.base, **({"data": data} if data else {}))
@@ -87,6 +99,13 @@ class SweepSpec:
         if not out:
             out.append(self._variant("base", {}, shared, {}, "gan"))
         names = [v.name for v in out]
+        if len(set(names)) != len(names):
+            raise GankitError(f"sweep {self.id}: variant names repeat: {', '.join(names)}")
+        if seeds:
+            if len(set(seeds)) != len(seeds):
+                raise GankitError(f"--seeds repeats a seed: {','.join(map(str, seeds))}")
+            out = [v.with_seed(seed) for v in out for seed in seeds]
+            names = [v.name for v in out]
         if len(set(names)) != len(names):
             raise GankitError(f"sweep {self.id}: variant names repeat: {', '.join(names)}")
         return out

@@ -3,7 +3,8 @@ per device at a time with ``devices`` (e.g. every GPU) — measure each, draw th
 report needs, and write ``report.html``.
 
 Every variant is an ordinary run directory (``DIR/VARIANT``), with the same seed — so the same
-fixed noise wherever the latent size agrees. Running the same command again skips finished
+fixed noise wherever the latent size agrees — or, with ``--seeds 0,1,2``, one per seed
+(``DIR/VARIANT-seed1``), which the report summarises as mean ± std. Running the same command again skips finished
 variants and resumes an unfinished one from its last checkpoint.
 """
 from __future__ import annotations
@@ -43,12 +44,13 @@ def default_out(spec: SweepSpec, budget: str, data: Optional[str]) -> Path:
 
 def run_sweep(spec: SweepSpec, budget: str = "quick", data: Optional[str] = None, out: Optional[str] = None,
               progress: bool = False, say: Callable[[str], None] = log.info,
-              devices: Sequence[str] = ()) -> tuple[Path, list[VariantResult]]:
-    """Run (or continue) every variant of ``spec``; returns the sweep folder and what each did.
+              devices: Sequence[str] = (), seeds: Optional[list[int]] = None) -> tuple[Path, list[VariantResult]]:
+    """Run (or continue) every variant of ``spec`` (once per seed of ``seeds``, if given); returns
+    the sweep folder and what each did.
     With two or more ``devices`` ("cuda:0", "cuda:1", or "cpu" more than once) each trains one
     variant at a time in its own process. A variant stopped by a signal ends the sweep there (its
     checkpoint is saved)."""
-    variants = spec.expand(budget, data)
+    variants = spec.expand(budget, data, seeds)
     root = Path(out) if out else default_out(spec, budget, data)
     root.mkdir(parents=True, exist_ok=True)
     write_sweep_json(root, spec, budget, variants)
@@ -91,7 +93,8 @@ def write_sweep_json(root: Path, spec: SweepSpec, budget: str, variants: list[Va
     """``sweep.json``: what the experiment is and which variants it has (the report reads it)."""
     doc = dict(id=spec.id, title=spec.title, about=spec.about, documents=spec.documents, sections=spec.sections,
                metrics=spec.metrics.get(budget, []), budget=budget,
-               variants=[dict(name=v.name, changes=v.changes, trainer=v.trainer) for v in variants])
+               variants=[dict(name=v.name, changes=v.changes, trainer=v.trainer, group=v.group,
+                              seed=v.config.seed) for v in variants])
     atomic_write_text(json.dumps(doc, indent=2, default=str) + "\n", root / "sweep.json")
 
 

@@ -205,7 +205,20 @@ def classifier_metric(ev: Evaluation) -> dict:
                  classifier_fid=fid(feature_stats(real_feats, "classifier"), feature_stats(feats, "classifier")),
                  classifier_test_accuracy=ev.classifier.test_accuracy,
                  real_class_kl=class_statistics(real_pred, real_labels, k)["class_kl"])
+    stats.update(intra_class_diversity(ev, images, label_index if bool((labels >= 0).all()) else pred, feats))
     return stats
+
+
+def intra_class_diversity(ev: Evaluation, images: torch.Tensor, classes: torch.Tensor, feats: torch.Tensor) -> dict:
+    """Per-class diversity against the real test images of the class (``metrics.diversity``):
+    generated images grouped by their label (conditional runs) or the classifier's reading."""
+    from gankit.metrics.diversity import intra_class
+
+    test = ev.real("test")
+    real_classes = ev.classifier_index(torch.tensor(test.class_ids)[test.labels])
+    _, real_feats = ev.classify(test.images)
+    return intra_class(classes, images, feats, real_classes, test.images, real_feats,
+                       range(len(ev.classifier.class_ids)))
 
 
 @torch.no_grad()

@@ -140,8 +140,8 @@ def test_minibatch_discrimination(name):
     cfg, data = setup(name, 1, size, minibatch_disc=True)
     trainer = assert_step_trains(cfg, data)
     mbd = [m for m in trainer.D.modules() if isinstance(m, MinibatchDiscrimination)]
-    assert len(mbd) == 1
-    assert mbd[0].T.grad is not None and mbd[0].T.grad.abs().sum() > 0
+    assert len(mbd) == 1 and bool(mbd[0].initialised)
+    assert mbd[0].theta.grad is not None and mbd[0].theta.grad.abs().sum() > 0
 
     d = trainer.D.eval()
     x = torch.rand(4, 1, size, size) * 2 - 1
@@ -356,18 +356,64 @@ def test_cdcgan_refuses_minibatch_discrimination():
         build_models(Config(model="cdcgan", minibatch_disc=True, ngf=8, ndf=8).resolved(), DataShape(1, 32, 10))
 
 
-def test_minibatch_discrimination_matches_its_definition():
-    """o(x_i)_k = Σ_{j≠i} exp(−‖M_i,k − M_j,k‖₁) (Salimans et al. 2016, §3.2), appended to the features."""
-    from gankit.models.minibatch_disc import MinibatchDiscrimination
-
+def test_minibatch_discrimination_term_by_term():
+    """o(x_i)_b = Σ_{j≠i} exp(−‖M_i,b − M_j,b‖_1) + bias_b with M_i = f(x_i)·T and T weight-normalised
+    (Salimans et al. 2016 §3.2 and their released code), computed here by loops."""
     torch.manual_seed(0)
-    layer = MinibatchDiscrimination(6, n_kernels=4, kernel_dim=3)
-    h = torch.randn(5, 6)
-    m = (h @ layer.T).view(5, 4, 3)
-    expected = torch.stack([torch.stack([sum(torch.exp(-(m[i, k] - m[j, k]).abs().sum()) for j in range(5) if j != i)
-                                         for k in range(4)]) for i in range(5)])
+    layer = MinibatchDiscrimination(6, n_kernels=3, kernel_dim=2).eval()
+    with torch.no_grad():
+        layer.log_scale.uniform_(-1, 1), layer.bias.uniform_(-1, 1)
+    h = torch.randn(4, 6)
+    T = layer.theta / layer.theta.norm(dim=0, keepdim=True) * layer.log_scale.exp()
+    M = torch.einsum("na,abc->nbc", h, T)
+    expected = torch.zeros(4, 3)
+    for i in range(4):
+        for b in range(3):
+            expected[i, b] = sum(torch.exp(-(M[i, b] - M[j, b]).abs().sum()) for j in range(4) if j != i) + layer.bias[b]
     out = layer(h)
-    assert out.shape == (5, 10) and torch.equal(out[:, :6], h)
-    torch.testing.assert_close(out[:, 6:], expected, rtol=1e-5, atol=1e-6)
-    collapsed = layer(h[:1].repeat(5, 1))[:, 6:]  # five identical samples: every closeness is 4
-    torch.testing.assert_close(collapsed, torch.full((5, 4), 4.0))
+    assert out.shape == (4, 9) and torch.equal(out[:, :6], h)
+    torch.testing.assert_close(out[:, 6:], expected)
+    collapsed = layer(h[:1].repeat(4, 1))[:, 6:]  # four identical samples: every closeness sum is 3
+    torch.testing.assert_close(collapsed, (3 + layer.bias).expand(4, 3).detach())
+
+
+def test_minibatch_discrimination_initialises_from_its_first_batch():
+    """The released code's data-dependent init: mean nearest-neighbour L1 distance 1 per kernel and
+    zero-mean outputs on the first training batch; never again (and not in eval mode). Without it
+    the distances between projections of 8,192 DCGAN features are large and every exp(−d) is ~0."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(8192)
+    h = torch.randn(64, 8192)
+    layer.eval()(h)
+    assert not bool(layer.initialised)
+    o = layer.train()(h)[:, 8192:]
+    assert bool(layer.initialised)
+    nearest = layer.distances(h).min(2).values.mean(1)
+    torch.testing.assert_close(nearest, torch.ones(100), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(o.mean(0), torch.zeros(100), rtol=0, atol=1e-4)
+    assert float(o.detach().std()) > 0.01  # the statistics vary from sample to sample
+    scale = layer.log_scale.clone()
+    layer(torch.randn(64, 8192) * 3)
+    assert torch.equal(layer.log_scale, scale)  # once only
+
+
+@pytest.mark.parametrize("name", ["cgan", "cdcgan"])
+def test_the_matching_aware_discriminator_scores_wrong_labels_as_fake(name):
+    """GAN-CLS (Reed et al. 2016): with --mismatch the D step also scores real images under a wrong
+    label, so the same seeded step gives another D loss, every gradient finite."""
+    size = 28 if name == "cgan" else 32
+    cfg, data = setup(name, 1, size)
+    plain = GANTrainer(cfg, data, CPU).train_step(next(GANTrainer(cfg, data, CPU).epoch_batches()))
+    cfg_mm, _ = setup(name, 1, size, mismatch=0.5)
+    trainer = assert_step_trains(cfg_mm, data)
+    y = torch.arange(1000) % 10
+    wrong = trainer.wrong_labels(y)
+    assert bool((wrong != y).all()) and set(wrong.tolist()) == set(range(10))
+    again = GANTrainer(cfg_mm, data, CPU)
+    assert not torch.isclose(again.train_step(next(again.epoch_batches()))[0], plain[0])
+
+
+def test_mismatch_needs_a_conditional_model():
+    cfg, data = setup("dcgan", 1, 32, mismatch=0.5)
+    with pytest.raises(GankitError, match="--mismatch needs a conditional model"):
+        GANTrainer(cfg, data, CPU)

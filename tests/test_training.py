@@ -73,6 +73,17 @@ def test_resume_at_an_epoch_boundary_is_exact(model, tmp_path):
     assert metric_rows(tmp_path / "straight") == metric_rows(tmp_path / "stopped")
 
 
+@pytest.mark.parametrize("model, extra", [("cgan", dict(mismatch=0.5, image_size=28)),
+                                          ("dcgan", dict(minibatch_disc=True))])
+def test_resume_is_exact_with_the_optional_terms(model, extra, tmp_path):
+    """The matching-aware D's wrong labels and minibatch discrimination's first-batch init resume exactly."""
+    gankit.train(Config(model=model, epochs=2, out=str(tmp_path / "straight"), **TINY, **extra))
+    gankit.train(Config(model=model, epochs=1, out=str(tmp_path / "stopped"), **TINY, **extra))
+    resume(tmp_path / "stopped", epochs=2)
+    assert weights_equal(tmp_path / "straight", tmp_path / "stopped")
+    assert metric_rows(tmp_path / "straight") == metric_rows(tmp_path / "stopped")
+
+
 def test_resume_in_the_middle_of_an_epoch_is_exact(tmp_path):
     gankit.train(Config(model="dcgan", epochs=2, out=str(tmp_path / "straight"), **TINY))
     stopped = gankit.train(Config(model="dcgan", epochs=2, max_steps=17, out=str(tmp_path / "stopped"), **TINY))

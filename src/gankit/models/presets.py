@@ -33,10 +33,14 @@ MODELS.add("gan", ModelSpec(
                 z_prior="uniform", image_size=28, batch_size=64, epochs=20, ngf=32, ndf=32, loss="bce"),
 ))
 MODELS.add("cgan", ModelSpec(
-    build=partial(build_mlp, conditional=True), conditional=True, source="Mirza & Osindero 2014",
-    description="conditional MLP GAN: z ⊕ one-hot(y) → image, image ⊕ one-hot(y) → logit",
-    preset=dict(RADFORD_ADAM, init="default", image_size=28, batch_size=64, epochs=20, n_fixed=10, ngf=128, ndf=128,
-                loss="bce"),
+    build=partial(build_mlp, conditional=True), conditional=True,
+    source="Mirza & Osindero 2014; recipe measured in gankit (issue 15): Adam 1e-3, matching-aware D (Reed et al. 2016)",
+    description="conditional MLP GAN: z ⊕ one-hot(y) → 128→256→512 → image, image ⊕ one-hot(y) → 512→256→128 → "
+                "logit. With Radford's Adam 2e-4 the label is ignored (label accuracy 0.10 at 2,000 and 3,748 steps, "
+                "3–8 classes); lr 1e-3 lifts it to 0.79 at 6,000 steps and a D that also scores real images with "
+                "a wrong label as fake (--mismatch 0.5) to 0.89",
+    preset=dict(RADFORD_ADAM, lr_g=1e-3, lr_d=1e-3, init="default", image_size=28, batch_size=64, epochs=20,
+                n_fixed=10, ngf=128, ndf=128, loss="bce", mismatch=0.5),
 ))
 MODELS.add("dcgan", ModelSpec(
     build=build_dcgan, sizes=CONV_SIZES, source="practical work 3-d (32 px), Radford et al. 2016 (64 px)",

@@ -402,7 +402,7 @@ def test_the_matching_aware_discriminator_scores_wrong_labels_as_fake(name):
     """GAN-CLS (Reed et al. 2016): with --mismatch the D step also scores real images under a wrong
     label, so the same seeded step gives another D loss, every gradient finite."""
     size = 28 if name == "cgan" else 32
-    cfg, data = setup(name, 1, size)
+    cfg, data = setup(name, 1, size, mismatch=0.0)
     plain = GANTrainer(cfg, data, CPU).train_step(next(GANTrainer(cfg, data, CPU).epoch_batches()))
     cfg_mm, _ = setup(name, 1, size, mismatch=0.5)
     trainer = assert_step_trains(cfg_mm, data)
@@ -416,4 +416,33 @@ def test_the_matching_aware_discriminator_scores_wrong_labels_as_fake(name):
 def test_mismatch_needs_a_conditional_model():
     cfg, data = setup("dcgan", 1, 32, mismatch=0.5)
     with pytest.raises(GankitError, match="--mismatch needs a conditional model"):
+        GANTrainer(cfg, data, CPU)
+
+
+def test_the_mode_seeking_term_on_known_images():
+    """MSGAN (Mao et al. 2019): 1 / (mean|G1 − G2|₁ / mean|z1 − z2|₁ + ε) over the batch's two halves."""
+    from gankit.training.trainer import mode_seeking_penalty
+
+    z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 1.0]])  # |z1 − z2|: (2, 2) and (2, 0) -> mean 1.5
+    fake = torch.tensor([[0.0], [0.0], [3.0], [1.5]])  # |G1 − G2|: 3 and 1.5 -> mean 2.25
+    assert float(mode_seeking_penalty(fake, z)) == pytest.approx(1 / (2.25 / 1.5 + 1e-5))
+    assert float(mode_seeking_penalty(torch.cat([fake[:2], fake[:2]]), z)) == pytest.approx(1e5)
+
+
+@pytest.mark.parametrize("name", ["cgan", "cdcgan"])
+def test_mode_seeking_pairs_share_labels_and_the_step_trains(name):
+    size = 28 if name == "cgan" else 32
+    cfg, data = setup(name, 1, size, mode_seeking=1.0, mismatch=0.0)
+    trainer = assert_step_trains(cfg, data)
+    z, y = trainer.fake_inputs(8)
+    assert torch.equal(y[:4], y[4:]) and not torch.equal(z[:4], z[4:])
+    plain_cfg, _ = setup(name, 1, size, mismatch=0.0)
+    plain, seeking = GANTrainer(plain_cfg, data, CPU), GANTrainer(cfg, data, CPU)
+    assert not torch.isclose(plain.train_step(next(plain.epoch_batches()))[1],
+                             seeking.train_step(next(seeking.epoch_batches()))[1])
+
+
+def test_mode_seeking_needs_a_conditional_model():
+    cfg, data = setup("dcgan", 1, 32, mode_seeking=1.0)
+    with pytest.raises(GankitError, match="--mode-seeking needs a conditional model"):
         GANTrainer(cfg, data, CPU)

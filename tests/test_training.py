@@ -73,7 +73,7 @@ def test_resume_at_an_epoch_boundary_is_exact(model, tmp_path):
     assert metric_rows(tmp_path / "straight") == metric_rows(tmp_path / "stopped")
 
 
-@pytest.mark.parametrize("model, extra", [("cgan", dict(mismatch=0.5, image_size=28)),
+@pytest.mark.parametrize("model, extra", [("cgan", dict(mismatch=0.5, mode_seeking=1.0, image_size=28)),
                                           ("dcgan", dict(minibatch_disc=True))])
 def test_resume_is_exact_with_the_optional_terms(model, extra, tmp_path):
     """The matching-aware D's wrong labels and minibatch discrimination's first-batch init resume exactly."""

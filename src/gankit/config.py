@@ -51,6 +51,9 @@ class Config:
     minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")
     mismatch: Optional[float] = _f(None, "matching-aware D (Reed et al. 2016, GAN-CLS), conditional models: this share of "
                                          "D's fake loss scores real images with a wrong label; 0 turns it off", min=0, max=1)
+    mode_seeking: Optional[float] = _f(None, "mode-seeking term (Mao et al. 2019, MSGAN) weight, conditional models: pairs "
+                                             "of fakes share a label, and G is penalised when two z give alike "
+                                             "images; 0 turns it off", min=0)
     n_fixed: Optional[int] = _f(None, "size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1, max=1024)
     fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))
     on_bad_image: str = _f("skip", "an unreadable image in a folder: skip it with a warning, or stop", choices=("skip", "stop"))
@@ -128,7 +131,7 @@ class Config:
 FALLBACKS: dict[str, Any] = dict(
     image_size=32, z_dim=100, epochs=5, batch_size=64, z_prior="normal", ngf=32, ndf=32, optimizer="adam",
     lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="bce", n_critic=1, clip=0.0, gp_lambda=0.0,
-    init="dcgan", n_fixed=64, mismatch=0.0,
+    init="dcgan", n_fixed=64, mismatch=0.0, mode_seeking=0.0,
 )
 
 FIELDS = {f.name: f for f in fields(Config)}

@@ -21,6 +21,15 @@ STAT_NAMES = ("loss_d", "loss_g", "loss_d_real", "loss_d_fake", "d_real", "d_fak
 GRAD_NORM = "grad_norm_g"  # logged after STAT_NAMES when cfg.log_grad_norm
 
 
+def mode_seeking_penalty(fake: Tensor, z: Tensor, eps: float = 1e-5) -> Tensor:
+    """Mao et al. 2019 (MSGAN), as their code computes it: 1 / (mean|G(z1, y) − G(z2, y)|₁ /
+    mean|z1 − z2|₁ + ε) over the pairs (i, i + n/2) of a batch whose halves share labels. Small
+    when two noise vectors give different images of one class: G may no longer ignore z."""
+    half = len(fake) // 2
+    ratio = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
+    return 1 / (ratio + eps)
+
+
 def no_gradient_sync(net: torch.nn.Module):
     """DDP's ``no_sync`` for a wrapped network (gradients stay local); nothing otherwise."""
     return net.no_sync() if isinstance(net, torch.nn.parallel.DistributedDataParallel) else nullcontext()
@@ -44,8 +53,9 @@ class GANTrainer:
         self.cfg, self.device, self.world = cfg, device, world
         self.spec = MODELS[cfg.model]
         self.shape = data.shape
-        if cfg.mismatch and not self.spec.conditional:
-            raise GankitError(f"--mismatch needs a conditional model (cgan, cdcgan), not {cfg.model}")
+        for name in ("mismatch", "mode_seeking"):
+            if getattr(cfg, name) and not self.spec.conditional:
+                raise GankitError(f"--{name.replace('_', '-')} needs a conditional model (cgan, cdcgan), not {cfg.model}")
         torch.manual_seed(cfg.seed)
         g, d = build_models(cfg, self.shape)
         # Channels-last (NHWC) convolutions: +15-28 % images/s for the 32 px DCGAN on this CPU's oneDNN.
@@ -92,7 +102,10 @@ class GANTrainer:
         """This rank's ``n`` latent vectors (and labels) for a training step: its slice of the
         global draw that every rank makes alike (the whole draw in a single process)."""
         z, y = self.sample_z(n * self.world.size), self.sample_labels(n * self.world.size)
-        return self.world.rank_slice(z), None if y is None else self.world.rank_slice(y)
+        z, y = self.world.rank_slice(z), None if y is None else self.world.rank_slice(y)
+        if self.cfg.mode_seeking and y is not None:  # MSGAN's pairs: sample i and i + n/2 share a label
+            y = torch.cat([y[:n // 2], y[:n - n // 2]])
+        return z, y
 
     def wrong_labels(self, y: Tensor) -> Tensor:
         """A label other than ``y`` for each image, uniform over the other classes."""
@@ -164,7 +177,7 @@ class GANTrainer:
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
                 fake = self.generate(z, y_fake)
             d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
-        loss_g, g_stats = self.update_g(fake, y_fake)
+        loss_g, g_stats = self.update_g(fake, y_fake, z)
         return torch.stack([d_stats[0], loss_g, *d_stats[1:], *g_stats]).detach()
 
     def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
@@ -185,12 +198,14 @@ class GANTrainer:
             clip_weights(self.D, self.cfg.clip)
         return loss_d, loss_real, loss_fake, self.score(out_real), self.score(out_fake)
 
-    def update_g(self, fake: Tensor, y_fake) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def update_g(self, fake: Tensor, y_fake, z: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z)).
         Returns the loss and, with ``log_grad_norm``, the L2 norm of G's whole gradient: the
         signal that saturates early with the minimax form log(1 − D(G(z)))."""
         with no_gradient_sync(self.D_train):  # D's gradients from this loss are discarded: do not average them
             loss_g = self.loss.g_loss(self.critic(fake, y_fake), self.cfg.g_loss)
+            if self.cfg.mode_seeking:
+                loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_penalty(fake, z)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         extra = (self.grad_norm(self.G),) if self.cfg.log_grad_norm else ()

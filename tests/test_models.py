@@ -402,9 +402,9 @@ def test_the_matching_aware_discriminator_scores_wrong_labels_as_fake(name):
     """GAN-CLS (Reed et al. 2016): with --mismatch the D step also scores real images under a wrong
     label, so the same seeded step gives another D loss, every gradient finite."""
     size = 28 if name == "cgan" else 32
-    cfg, data = setup(name, 1, size, mismatch=0.0)
+    cfg, data = setup(name, 1, size, mismatch=0.0, mode_seeking=0.0)
     plain = GANTrainer(cfg, data, CPU).train_step(next(GANTrainer(cfg, data, CPU).epoch_batches()))
-    cfg_mm, _ = setup(name, 1, size, mismatch=0.5)
+    cfg_mm, _ = setup(name, 1, size, mismatch=0.5, mode_seeking=0.0)
     trainer = assert_step_trains(cfg_mm, data)
     y = torch.arange(1000) % 10
     wrong = trainer.wrong_labels(y)
@@ -436,7 +436,7 @@ def test_mode_seeking_pairs_share_labels_and_the_step_trains(name):
     trainer = assert_step_trains(cfg, data)
     z, y = trainer.fake_inputs(8)
     assert torch.equal(y[:4], y[4:]) and not torch.equal(z[:4], z[4:])
-    plain_cfg, _ = setup(name, 1, size, mismatch=0.0)
+    plain_cfg, _ = setup(name, 1, size, mismatch=0.0, mode_seeking=0.0)
     plain, seeking = GANTrainer(plain_cfg, data, CPU), GANTrainer(cfg, data, CPU)
     assert not torch.isclose(plain.train_step(next(plain.epoch_batches()))[1],
                              seeking.train_step(next(seeking.epoch_batches()))[1])

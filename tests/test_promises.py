@@ -28,3 +28,15 @@ def test_cgan_preset_lets_the_label_choose_the_class(tmp_path, monkeypatch):
     broken = label_accuracy(tmp_path, "old", model="cgan", max_steps=2000, lr_g=2e-4, lr_d=2e-4, mismatch=0.0)
     assert fixed["label_accuracy"] >= 0.45 and fixed["classes_covered"] == 10, fixed
     assert broken["label_accuracy"] < 0.3, broken
+
+
+def test_cdcgan_preset_uses_z_and_the_label_at_step_1000(tmp_path, monkeypatch):
+    """The practical's promise at its budget: measured at step 1,000, seed 0, the plain recipe gives
+    label accuracy 0.685 and intra-class feature diversity 0.47 (every row of the class grid alike: z
+    ignored); the preset (--mode-seeking 1 --mismatch 0.5) 0.97 and 0.95 with 10/10 classes."""
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    fixed = label_accuracy(tmp_path, "preset", model="cdcgan", max_steps=1000)
+    assert fixed["label_accuracy"] >= 0.9 and fixed["classes_covered"] == 10, fixed
+    assert fixed["intra_feature_diversity_mean"] >= 0.75, fixed
+    broken = label_accuracy(tmp_path, "plain", model="cdcgan", max_steps=1000, mode_seeking=0.0, mismatch=0.0)
+    assert broken["intra_feature_diversity_mean"] < 0.6, broken

@@ -55,9 +55,15 @@ MODELS.add("dcgan-upsample", ModelSpec(
     preset=dict(RADFORD_ADAM, image_size=64, batch_size=64, epochs=10, n_fixed=16, ngf=64, ndf=64, loss="bce"),
 ))
 MODELS.add("cdcgan", ModelSpec(
-    build=build_cdcgan, conditional=True, sizes=CONV_SIZES, source="practical work 3-d",
-    description="conditional DCGAN: label branches concatenated in both networks",
-    preset=dict(RADFORD_ADAM, image_size=32, batch_size=64, epochs=5, n_fixed=10, ngf=128, ndf=64, loss="bce"),
+    build=build_cdcgan, conditional=True, sizes=CONV_SIZES,
+    source="practical work 3-d (layers, Adam 2e-4); recipe measured in gankit (issue 15): MSGAN's mode-seeking "
+           "term (Mao et al. 2019) and a matching-aware D (Reed et al. 2016)",
+    description="conditional DCGAN: label branches concatenated in both networks. The practical's plain recipe "
+                "(--mode-seeking 0 --mismatch 0) ignores z at step 1,000 — every row of the class grid alike, "
+                "intra-class feature diversity 0.47, label accuracy 0.69; --mode-seeking 1 --mismatch 0.5 (the "
+                "default): 0.95 and 0.97, 10/10 classes",
+    preset=dict(RADFORD_ADAM, image_size=32, batch_size=64, epochs=5, n_fixed=10, ngf=128, ndf=64, loss="bce",
+                mode_seeking=1.0, mismatch=0.5),
 ))
 MODELS.add("wgan", ModelSpec(
     build=build_dcgan, sizes=CONV_SIZES, source="Arjovsky et al. 2017",

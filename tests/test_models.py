@@ -421,7 +421,7 @@ def test_mismatch_needs_a_conditional_model():
 
 def test_the_mode_seeking_term_on_known_images():
     """MSGAN (Mao et al. 2019): 1 / (mean|G1 − G2|₁ / mean|z1 − z2|₁ + ε) over the batch's two halves."""
-    from gankit.training.trainer import mode_seeking_penalty
+    from gankit.losses import mode_seeking_penalty
 
     z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 1.0]])  # |z1 − z2|: (2, 2) and (2, 0) -> mean 1.5
     fake = torch.tensor([[0.0], [0.0], [3.0], [1.5]])  # |G1 − G2|: 3 and 1.5 -> mean 2.25

@@ -102,3 +102,12 @@ def clip_weights(critic: nn.Module, c: float) -> None:
     """Arjovsky et al. 2017: keep every critic parameter in [−c, c] (a crude Lipschitz bound)."""
     for p in critic.parameters():
         p.clamp_(-c, c)
+
+
+def mode_seeking_penalty(fake: Tensor, z: Tensor, eps: float = 1e-5) -> Tensor:
+    """Mao et al. 2019 (MSGAN), as their code computes it: 1 / (mean|G(z1, y) − G(z2, y)|₁ /
+    mean|z1 − z2|₁ + ε) over the pairs (i, i + n/2) of a batch whose halves share labels. Small
+    when two noise vectors give different images of one class: G may no longer ignore z."""
+    half = len(fake) // 2
+    ratio = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
+    return 1 / (ratio + eps)

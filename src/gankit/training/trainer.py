@@ -10,7 +10,7 @@ import torch
 
 from gankit.data import ImageData
 from gankit.errors import GankitError
-from gankit.losses import LOSSES, clip_weights, gradient_penalty
+from gankit.losses import LOSSES, clip_weights, gradient_penalty, mode_seeking_penalty
 from gankit.models import MODELS, build_models
 from gankit.noise import sample_noise
 from gankit.training.distributed import World
@@ -19,15 +19,6 @@ from gankit.training.optim import make_optimizer
 Tensor = torch.Tensor
 STAT_NAMES = ("loss_d", "loss_g", "loss_d_real", "loss_d_fake", "d_real", "d_fake")
 GRAD_NORM = "grad_norm_g"  # logged after STAT_NAMES when cfg.log_grad_norm
-
-
-def mode_seeking_penalty(fake: Tensor, z: Tensor, eps: float = 1e-5) -> Tensor:
-    """Mao et al. 2019 (MSGAN), as their code computes it: 1 / (mean|G(z1, y) − G(z2, y)|₁ /
-    mean|z1 − z2|₁ + ε) over the pairs (i, i + n/2) of a batch whose halves share labels. Small
-    when two noise vectors give different images of one class: G may no longer ignore z."""
-    half = len(fake) // 2
-    ratio = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
-    return 1 / (ratio + eps)
 
 
 def no_gradient_sync(net: torch.nn.Module):

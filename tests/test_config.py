@@ -211,7 +211,7 @@ def test_spec_fields_exist():
             "lr_g lr_d betas g_loss n_critic clip gp_lambda init minibatch_disc seed device out").split()
     assert set(spec) <= set(FIELDS)
     assert FIELDS["optimizer"].metadata["choices"] == ("adam", "rmsprop", "sgd", "adadelta", "adagrad")
-    assert set(FIELDS["g_loss"].metadata["choices"]) == {"non-saturating", "saturating"}
+    assert set(FIELDS["g_loss"].metadata["choices"]) == {"non-saturating", "saturating", "feature-matching"}
 
 
 def test_conditional_grids_are_ten_per_class():

@@ -36,8 +36,10 @@ EXPECTED = {
     "E8": (["all-classes", "digit-3"], "classes", [None, [3]]),
     "E9": (["image_size-32", "image_size-64"], "image_size", [32, 64]),
     "E10": (["model-dcgan"], "model", ["dcgan"]),
-    "E11": (["minibatch_disc-false", "minibatch_disc-true", "ring8", "ring8-minibatch-disc", "grid25",
-             "grid25-minibatch-disc"], "minibatch_disc", [False, True, False, True, False, True]),
+    "E11": (["minibatch_disc-false", "minibatch_disc-true", "ring8", "ring8-feature-matching", "ring8-minibatch-disc",
+             "ring8-minibatch-disc-feature-matching", "grid25", "grid25-feature-matching", "grid25-minibatch-disc",
+             "grid25-minibatch-disc-feature-matching", "minibatch-disc-feature-matching"], "minibatch_disc",
+            [False, True, False, False, True, True, False, False, True, True, True]),
     "E12": (["gan", "autoencoder"], "lr_g", [2e-4, 1e-3]),
 }
 

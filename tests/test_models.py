@@ -446,3 +446,37 @@ def test_mode_seeking_needs_a_conditional_model():
     cfg, data = setup("dcgan", 1, 32, mode_seeking=1.0)
     with pytest.raises(GankitError, match="--mode-seeking needs a conditional model"):
         GANTrainer(cfg, data, CPU)
+
+
+def test_feature_matching_on_known_features():
+    """Salimans et al. 2016: the squared distance of the mean features, averaged over units; the
+    real features are a fixed target."""
+    from gankit.losses import feature_matching_loss
+
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)  # mean (2, 3)
+    fake = torch.tensor([[0.0, 0.0], [2.0, 2.0]], requires_grad=True)  # mean (1, 1)
+    loss = feature_matching_loss(real, fake)
+    assert float(loss.detach()) == pytest.approx((1 + 4) / 2)
+    loss.backward()
+    assert real.grad is None and torch.equal(fake.grad, torch.tensor([[-0.5, -1.0], [-0.5, -1.0]]))
+
+
+@pytest.mark.parametrize("name, size, extra, width", [
+    ("gan2d", None, {}, 4), ("gan2d", None, dict(minibatch_disc=True), 4 + 100),
+    ("gan", 28, {}, 4), ("dcgan", 32, {}, 4 * 4 * 16), ("dcgan", 32, dict(minibatch_disc=True), 4 * 4 * 16 + 100),
+    ("cdcgan", 32, {}, 4 * 4 * 32)])  # its trunk ends at 8 · ndf
+def test_feature_matching_reads_the_input_of_ds_last_layer(name, size, extra, width):
+    """f(x) is what D's last layer sees: after minibatch discrimination where D has it. The step
+    trains G on it (finite gradients) and differs from the non-saturating step."""
+    from gankit.models.features import LastHiddenLayer
+
+    cfg, data = setup(name, 1, size, ndf=4, g_loss="feature-matching", **extra)
+    trainer = assert_step_trains(cfg, data)
+    record = LastHiddenLayer(trainer.D)
+    x = next(trainer.epoch_batches())[0]
+    trainer.critic(*x)
+    assert record.value.shape == (4, width)
+    plain = GANTrainer(setup(name, 1, size, ndf=4, **extra)[0], data, CPU)
+    matched = GANTrainer(cfg, data, CPU)
+    assert not torch.isclose(plain.train_step(next(plain.epoch_batches()))[1],
+                             matched.train_step(next(matched.epoch_batches()))[1])

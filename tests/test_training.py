@@ -24,7 +24,7 @@ TINY = dict(data="digits", ngf=8, ndf=8, batch_size=32, device="cpu")
 
 def weights_equal(dir_a, dir_b) -> bool:
     a, b = read_checkpoint(dir_a), read_checkpoint(dir_b)
-    nets = ("generator", "discriminator")
+    nets = [n for n in ("generator", "discriminator", "generator_ema") if n in a or n in b]
     return all(torch.equal(a[n][k], b[n][k]) for n in nets for k in a[n]) and a["step"] == b["step"]
 
 
@@ -74,9 +74,13 @@ def test_resume_at_an_epoch_boundary_is_exact(model, tmp_path):
 
 
 @pytest.mark.parametrize("model, extra", [("cgan", dict(mismatch=0.5, mode_seeking=1.0, image_size=28)),
-                                          ("dcgan", dict(minibatch_disc=True))])
+                                          ("dcgan", dict(minibatch_disc=True)),
+                                          ("dcgan", dict(minibatch_disc=True, g_loss="feature-matching")),
+                                          ("dcgan", dict(ema_decay=0.9)),
+                                          ("cdcgan", dict(spectral_norm=True, r1_gamma=1.0, diffaugment="color,cutout"))])
 def test_resume_is_exact_with_the_optional_terms(model, extra, tmp_path):
-    """The matching-aware D's wrong labels and minibatch discrimination's first-batch init resume exactly."""
+    """The matching-aware D's wrong labels, minibatch discrimination's first-batch init, feature
+    matching, the moving average of G, spectral norm, R1 and DiffAugment's draws resume exactly."""
     gankit.train(Config(model=model, epochs=2, out=str(tmp_path / "straight"), **TINY, **extra))
     gankit.train(Config(model=model, epochs=1, out=str(tmp_path / "stopped"), **TINY, **extra))
     resume(tmp_path / "stopped", epochs=2)

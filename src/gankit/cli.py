@@ -31,6 +31,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                            metavar=f.name.upper(), help=help_text, **kwargs)
 
 
+def add_generator_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", choices=("ema", "raw"),
+                        help="ema: the moving average of G's weights (the default for a run trained with --ema-decay); "
+                             "raw: the trained weights (the default otherwise)")
+    parser.add_argument("--checkpoint", default="last", choices=("last", "best"),
+                        help="last: checkpoints/last.pt (default); best: checkpoints/best.pt, the generator at the best "
+                             "metric recorded during training (--eval-every, --best-metric)")
+
+
 def add_nproc_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nproc", type=int, default=1, metavar="N",
                         help="train with N processes under DistributedDataParallel on this machine (one per GPU; "
@@ -120,7 +129,7 @@ def save_samples(samples, labels, out: Path, nrow: int) -> None:
 def cmd_sample(args) -> int:
     from gankit.run import load
 
-    run = load(args.dir, args.device)
+    run = load(args.dir, args.device, args.generator, args.checkpoint)
     samples, labels = run.sample_with_labels(args.n, args.label, args.seed)
     nrow = run.shape.num_classes if run.conditional and args.label is None else math.ceil(math.sqrt(args.n))
     save_samples(samples, labels, Path(args.out), nrow)
@@ -131,7 +140,7 @@ def cmd_sample(args) -> int:
 def cmd_interpolate(args) -> int:
     from gankit.run import load
 
-    run = load(args.dir, args.device)
+    run = load(args.dir, args.device, args.generator, args.checkpoint)
     strips, labels = run.interpolate_with_labels(args.steps, args.rows, args.label, args.seed)
     save_samples(strips, labels, Path(args.out), nrow=args.steps)
     print(args.out)
@@ -142,14 +151,15 @@ def cmd_eval(args) -> int:
     from gankit.metrics.evaluate import evaluate, floor_samples
     from gankit.run import load
 
-    run = load(args.dir, args.device)
+    run = load(args.dir, args.device, args.generator, args.checkpoint)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     fakes = floor_samples(run, args.n, args.seed) if args.floor else None
     doc = evaluate(run, metrics, args.n, args.n_real, args.reference, args.seed, fakes=fakes,
                    inception_backend=args.inception_backend, out_name="eval_floor.json" if args.floor else "eval.json")
     prov = doc["provenance"]
     what = "real test images" if args.floor else "samples"
-    print(f"{run.dir}: {prov['n']} {what} vs {prov['n_real']} real ({prov['reference_split']} split), step {prov['step']}")
+    print(f"{run.dir}: {prov['n']} {what} vs {prov['n_real']} real ({prov['reference_split']} split), step {prov['step']}, "
+          f"{prov['generator']} generator of checkpoints/{prov['checkpoint']}.pt")
     for name, value in doc["metrics"].items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"  {name:28s} {shown}")
@@ -191,7 +201,8 @@ def cmd_sweep(args) -> int:
 def cmd_serve(args) -> int:
     from gankit.web.app import serve
 
-    serve(args.runs, args.host, args.port, args.device, say=lambda text: print(text, file=sys.stderr))
+    serve(args.runs, args.host, args.port, args.device, say=lambda text: print(text, file=sys.stderr),
+          generator=args.generator, checkpoint=args.checkpoint)
     return 0
 
 
@@ -307,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--class", dest="label", type=int, help="class label for conditional models, e.g. 3")
         p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+        add_generator_flags(p)
         p.add_argument("--out", required=True, metavar="F.png|F.npz", help="output file")
         p.set_defaults(func=func)
 
@@ -325,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception-backend", default="auto", metavar="NAME",
                    help="where the FID Inception runs: auto (the fastest exact one installed: openvino, then "
                         "onnxruntime, then torch on a CPU; torch on a GPU), torch, openvino or onnxruntime")
+    add_generator_flags(p)
     p.set_defaults(func=cmd_eval)
 
     from gankit.experiments.spec import BUDGETS, shipped_ids
@@ -358,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the generators run")
+    add_generator_flags(p)
     p.set_defaults(func=cmd_serve)
 
     from gankit.bench.measure import BENCH_MODELS

@@ -42,24 +42,40 @@ class Config:
     lr_d: Optional[float] = _f(None, "discriminator learning rate", positive=True)
     betas: Optional[tuple[float, float]] = _f(None, "Adam betas, e.g. 0.5,0.999", unit_interval=True)
     loss: Optional[str] = _f(None, "adversarial loss", choices=("bce", "wasserstein", "least-squares", "hinge"))
-    g_loss: str = _f("non-saturating", "generator form of the BCE loss: -log D(G(z)) or log(1 - D(G(z)))", choices=("non-saturating", "saturating"))
+    g_loss: str = _f("non-saturating", "generator objective: the BCE loss's -log D(G(z)) or log(1 - D(G(z))), or feature "
+                                       "matching (Salimans et al. 2016): the mean of D's last hidden layer on fakes "
+                                       "matched to that on the real batch, with any --loss for D",
+                     choices=("non-saturating", "saturating", "feature-matching"))
     n_critic: Optional[int] = _f(None, "discriminator steps per generator step", min=1)
     clip: Optional[float] = _f(None, "clip critic weights to [-clip, clip] after each step (WGAN); 0 turns it off", min=0)
     gp_lambda: Optional[float] = _f(None, "gradient penalty weight (WGAN-GP); 0 turns it off", min=0)
     init: Optional[str] = _f(None, "weight init: DCGAN's N(0, 0.02) or PyTorch's default", choices=("dcgan", "default"))
     sync_bn: bool = _f(False, "under DDP (torchrun, --nproc): batch-norm statistics over the global batch (SyncBatchNorm)")
     minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")
+    spectral_norm: bool = _f(False, "spectral normalisation (Miyato et al. 2018) of every convolution and linear layer of D")
+    r1_gamma: float = _f(0.0, "R1 penalty (Mescheder et al. 2018) weight: D's step adds gamma/2 · E‖∇x D(x)‖² on real "
+                              "images; 0 turns it off", min=0)
+    diffaugment: str = _f("", "DiffAugment (Zhao et al. 2020): the same random transformations, comma-separated from "
+                              "color, translation, cutout, on every image D sees, real and fake, in both steps; "
+                              "the lever for small data sets; empty turns it off")
     mismatch: Optional[float] = _f(None, "matching-aware D (Reed et al. 2016, GAN-CLS), conditional models: this share of "
                                          "D's fake loss scores real images with a wrong label; 0 turns it off", min=0, max=1)
     mode_seeking: Optional[float] = _f(None, "mode-seeking term (Mao et al. 2019, MSGAN) weight, conditional models: pairs "
                                              "of fakes share a label, and G is penalised when two z give alike "
                                              "images; 0 turns it off", min=0)
+    ema_decay: float = _f(0.0, "keep an exponential moving average of G's weights and batch-norm statistics with this "
+                               "decay, e.g. 0.999 (Karras et al. 2018; Yazici et al. 2019); grids, samples and "
+                               "metrics then use it (--generator raw: the trained weights); 0 turns it off",
+                          min=0, max=0.99999)
     n_fixed: Optional[int] = _f(None, "size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1, max=1024)
     fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))
     on_bad_image: str = _f("skip", "an unreadable image in a folder: skip it with a warning, or stop", choices=("skip", "stop"))
     eval_every: int = _f(0, "record --eval-metrics every N epochs into eval_history.jsonl; 0 turns it off", min=0)
     eval_metrics: str = _f("classifier", "metrics recorded during training, e.g. classifier or fid,kid")
     eval_n: int = _f(2000, "samples per metric record during training", min=2, max=1_000_000)
+    best_metric: str = _f("auto", "the recorded metric whose best value checkpoints/best.pt keeps (with --eval-every or "
+                                  "--eval-every-steps): auto (fid when recorded, else classifier_fid), or a column "
+                                  "of eval_history.jsonl such as kid or label_accuracy")
     eval_every_steps: int = _f(0, "also record --eval-metrics every N generator steps (at a log window); 0 turns it off", min=0)
     log_every: int = _f(10, "write a metrics row (mean over the window) every N generator steps", min=1)
     log_grad_norm: bool = _f(False, "also log grad_norm_g, the L2 norm of the generator's gradient at each step")

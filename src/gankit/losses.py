@@ -11,6 +11,9 @@ All inputs are raw discriminator outputs of shape (B,): logits for BCE, scores o
   ``gradient_penalty``).
 - least-squares: Mao et al. 2017, the a=0, b=c=1 coding.
 - hinge: Lim & Ye 2017; Miyato et al. 2018.
+
+Feature matching (Salimans et al. 2016, §3.1) replaces the generator's adversarial loss with a
+statistic of D's last hidden layer; the other terms here add to whichever G loss is used.
 """
 from __future__ import annotations
 
@@ -104,6 +107,14 @@ def clip_weights(critic: nn.Module, c: float) -> None:
         p.clamp_(-c, c)
 
 
+def r1_penalty(out_real: Tensor, real: Tensor) -> Tensor:
+    """Mescheder et al. 2018: E‖∇x D(x)‖² on real images (``real`` must require grad and
+    ``out_real`` be D's output on it); the caller weights it by γ/2. It keeps D flat on the data,
+    where a GAN's game is locally convergent."""
+    (grad,) = torch.autograd.grad(out_real.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 def mode_seeking_penalty(fake: Tensor, z: Tensor, eps: float = 1e-5) -> Tensor:
     """Mao et al. 2019 (MSGAN), as their code computes it: 1 / (mean|G(z1, y) − G(z2, y)|₁ /
     mean|z1 − z2|₁ + ε) over the pairs (i, i + n/2) of a batch whose halves share labels. Small
@@ -111,3 +122,11 @@ def mode_seeking_penalty(fake: Tensor, z: Tensor, eps: float = 1e-5) -> Tensor:
     half = len(fake) // 2
     ratio = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
     return 1 / (ratio + eps)
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """Salimans et al. 2016: ‖E f(x) − E f(G(z))‖², f the input of D's last layer, averaged over
+    its units as their released CIFAR code does (``T.mean(T.square(m1 - m2))``). The real
+    features are a target (no gradient): G must give its batch the real batch's mean activations
+    instead of fooling D's current output."""
+    return (real_features.detach().mean(0) - fake_features.mean(0)).pow(2).mean()

@@ -35,12 +35,20 @@ class Run:
     class_names: list[str]
     class_ids: list[int]
     stopped: str = "done"
+    generator_kind: str = "raw"  # which weights sample: "raw" (the trained G) or "ema" (their moving average)
+    checkpoint: str = "last"  # which checkpoint they come from: "last", or "best" (at the best monitored metric)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.dir / "checkpoints" / f"{self.checkpoint}.pt"
 
     @classmethod
-    def from_trainer(cls, directory: Path, trainer, data, stopped: str = "done") -> "Run":
-        trainer.G.eval()
-        return cls(Path(directory), trainer.cfg, trainer.G, data.shape, data.class_names, data.class_ids,
-                   stopped=stopped)
+    def from_trainer(cls, directory: Path, trainer, data_info: dict, stopped: str = "done") -> "Run":
+        """The run a trainer is training, sampling with its moving average when it keeps one
+        (put in eval mode: the caller puts ``trainer.G`` back in train mode to go on training)."""
+        net = trainer.sampler.eval()
+        return cls(Path(directory), trainer.cfg, net, trainer.shape, data_info["class_names"], data_info["class_ids"],
+                   stopped=stopped, generator_kind="raw" if net is trainer.G else "ema")
 
     @property
     def conditional(self) -> bool:
@@ -132,9 +140,23 @@ class Run:
         return self.interpolate_with_labels(steps, rows, label, seed)[0]
 
 
-def load(directory: str | Path, device: str = "auto") -> Run:
-    """A saved run, from ``DIR/checkpoints/last.pt``, ready to sample."""
-    state = read_checkpoint(Path(directory) / "checkpoints" / "last.pt")
+GENERATORS = ("ema", "raw")
+CHECKPOINTS = ("last", "best")
+
+
+def load(directory: str | Path, device: str = "auto", generator: Optional[str] = None, checkpoint: str = "last") -> Run:
+    """A saved run, ready to sample. ``checkpoint``: "last" (``checkpoints/last.pt``) or "best"
+    (``checkpoints/best.pt``, kept at the best monitored metric). ``generator``: "ema" (the moving
+    average of G's weights, the default where the run kept one) or "raw" (the trained G)."""
+    if generator not in (None, *GENERATORS):
+        raise GankitError(f"--generator {generator!r} is not one of {', '.join(GENERATORS)}")
+    if checkpoint not in CHECKPOINTS:
+        raise GankitError(f"--checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINTS)}")
+    path = Path(directory) / "checkpoints" / f"{checkpoint}.pt"
+    if checkpoint == "best" and not path.exists() and (Path(directory) / "checkpoints" / "last.pt").exists():
+        raise GankitError(f"{directory} has no checkpoints/best.pt: it is kept by runs trained with --eval-every N "
+                          "or --eval-every-steps N; use --checkpoint last")
+    state = read_checkpoint(path)
     cfg = Config.from_dict(state["config"], str(directory))
     if cfg.model not in MODELS:
         raise GankitError(f"{directory} was trained with model {cfg.model!r}, which this gankit does not know")
@@ -142,7 +164,12 @@ def load(directory: str | Path, device: str = "auto") -> Run:
     sample_shape = info["shape"]
     shape = DataShape(num_classes=len(info["class_names"]), point_dim=sample_shape[0]) if len(sample_shape) == 1 \
         else DataShape(channels=sample_shape[0], size=sample_shape[-1], num_classes=len(info["class_names"]))
-    generator, _ = build_models(cfg, shape)
-    load_weights(generator, state["generator"], "generator", directory)
-    generator.to(resolve_device(device)).eval()
-    return Run(Path(directory), cfg, generator, shape, info["class_names"], info["class_ids"])
+    kind = generator or ("ema" if "generator_ema" in state else "raw")
+    if kind == "ema" and "generator_ema" not in state:
+        raise GankitError(f"{directory} keeps no moving average of G (it was trained without --ema-decay): "
+                          "use --generator raw")
+    net, _ = build_models(cfg, shape)
+    load_weights(net, state["generator_ema" if kind == "ema" else "generator"], "generator", directory)
+    net.to(resolve_device(device)).eval()
+    return Run(Path(directory), cfg, net, shape, info["class_names"], info["class_ids"], generator_kind=kind,
+               checkpoint=checkpoint)

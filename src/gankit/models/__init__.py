@@ -27,4 +27,16 @@ def build_models(cfg, shape: DataShape) -> tuple[nn.Module, nn.Module]:
     g, d = spec.build(cfg, shape)
     for net in (g, d):
         INITS[cfg.init](net)
+    if cfg.spectral_norm:
+        with_spectral_norm(d)
     return g, d
+
+
+def with_spectral_norm(net: nn.Module) -> nn.Module:
+    """Miyato et al. 2018: every convolution and linear layer's weight divided by its largest
+    singular value, estimated by one power iteration per training forward pass (torch's
+    parametrization; the initialised weights are its starting point)."""
+    for module in list(net.modules()):
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(module)
+    return net

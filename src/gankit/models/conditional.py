@@ -53,6 +53,11 @@ class ConditionalDCGANDiscriminator(nn.Module):
         h = torch.cat([self.x_branch(x), self.y_branch(one_hot_maps(y, self.num_classes, x))], dim=1)
         return self.trunk(h).flatten()
 
+    @property
+    def output_layer(self) -> nn.Module:
+        """The last layer (the k4 conv): its input is the feature f(x, y) that feature matching compares."""
+        return self.trunk[-1]
+
 
 def build_cdcgan(cfg, shape: DataShape):
     """The conditional DCGAN pair."""

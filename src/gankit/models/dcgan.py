@@ -77,6 +77,12 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.head(self.features(x)).flatten()
 
+    @property
+    def output_layer(self) -> nn.Module:
+        """The last layer (the k4 conv, or the linear map after minibatch discrimination): its
+        input is the feature f(x) that feature matching compares."""
+        return self.head[-1] if isinstance(self.head, nn.Sequential) else self.head
+
 
 def discriminator_head(channels: int, minibatch_disc: bool) -> nn.Module:
     """(B, channels, 4, 4) -> (B, 1): DCGAN's Conv k4 s1 p0 with no bias; with minibatch

@@ -56,6 +56,11 @@ class MLPDiscriminator(nn.Module):
             h = torch.cat([h, one_hot(y, self.num_classes, h)], dim=1)
         return self.out(self.mbd(self.hidden(h))).squeeze(1)
 
+    @property
+    def output_layer(self) -> nn.Module:
+        """The last layer: its input is the feature f(x) that feature matching compares."""
+        return self.out
+
 
 def build_mlp(cfg, shape: DataShape, conditional: bool = False):
     """Tutorial 7a's widths at ngf = ndf = 32: G z→32→64→128→784, D 784→128→64→32→1."""

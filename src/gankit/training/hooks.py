@@ -123,12 +123,14 @@ class EvalMonitor(Hook):
     Inception as ``gankit eval``, on its fastest backend). The global RNG is restored
     afterwards, so training continues exactly."""
 
-    def __init__(self, root: Path, data_info: dict):
-        self.root, self.info = root, data_info
+    def __init__(self, root: Path, data_info: dict, best: "BestCheckpoint | None" = None):
+        self.root, self.info, self.best = root, data_info, best
         self.last_step = self.recorded = -1
 
     def on_train_start(self, trainer) -> None:
         self.last_step = trainer.step
+        if self.best is not None:
+            self.best.on_train_start(trainer)
 
     def on_log(self, trainer, row: dict) -> None:
         if crossed(self.last_step, trainer.step, trainer.cfg.eval_every_steps):
@@ -151,10 +153,9 @@ class EvalMonitor(Hook):
         from gankit.metrics.evaluate import evaluate
         from gankit.run import Run
 
-        run = Run(self.root, cfg, trainer.G, trainer.shape, self.info["class_names"], self.info["class_ids"])
         metrics = [m.strip() for m in cfg.eval_metrics.split(",") if m.strip()]
         with torch.random.fork_rng(devices=[]):
-            trainer.G.eval()
+            run = Run.from_trainer(self.root, trainer, self.info)  # the sampler, in eval mode
             try:
                 doc = evaluate(run, metrics, cfg.eval_n, out_name=None)
             finally:
@@ -163,3 +164,53 @@ class EvalMonitor(Hook):
         row = dict(epoch=trainer.epoch, step=trainer.step, **numbers, seconds=sum(doc["seconds"].values()))
         with (self.root / "eval_history.jsonl").open("a") as fh:
             fh.write(json.dumps(row) + "\n")
+        if self.best is not None:
+            self.best.consider(trainer, row)
+
+
+# Metrics where more is better; every other recorded metric (FID, KID, class KL, …) is a distance.
+HIGHER_IS_BETTER = {"inception_score", "precision", "recall", "label_accuracy", "classes_covered", "modes_covered",
+                    "high_quality", "intra_pixel_diversity_mean", "intra_pixel_diversity_min",
+                    "intra_feature_diversity_mean", "intra_feature_diversity_min", "sharpness"}
+
+
+def monitored_metric(choice: str, row: dict) -> str | None:
+    """The column of an eval-history row that ``--best-metric`` names; "auto": fid when recorded,
+    else classifier_fid (None when neither is)."""
+    if choice != "auto":
+        return choice
+    return next((name for name in ("fid", "classifier_fid") if row.get(name) is not None), None)
+
+
+class BestCheckpoint:
+    """``checkpoints/best.pt``: the whole state (raw G, its moving average, D, optimizers) at the
+    best value so far of the monitored metric, so that a late collapse does not cost the good
+    generator. Fed by ``EvalMonitor`` after each record; on resume it continues from the saved best."""
+
+    def __init__(self, path: Path, extra: dict):
+        self.path, self.extra = path, extra
+        self.value: float | None = None
+
+    def on_train_start(self, trainer) -> None:
+        if self.path.exists():
+            from gankit.training.checkpoint import read_checkpoint
+
+            self.value = read_checkpoint(self.path)["best"]["value"]
+
+    def consider(self, trainer, row: dict) -> None:
+        from gankit.errors import GankitError
+
+        metric = monitored_metric(trainer.cfg.best_metric, row)
+        if metric is None:
+            return
+        if metric not in row:
+            raise GankitError(f"--best-metric {metric} is not recorded by --eval-metrics {trainer.cfg.eval_metrics}: "
+                              f"choose one of {', '.join(k for k in row if k not in ('epoch', 'step', 'seconds'))}")
+        value = row[metric]
+        if value is None:
+            return
+        higher = metric in HIGHER_IS_BETTER
+        if self.value is None or (value > self.value if higher else value < self.value):
+            self.value = value
+            best = dict(metric=metric, value=value, step=trainer.step, epoch=trainer.epoch)
+            save_checkpoint({**trainer.state_dict(), **self.extra, "best": best}, self.path)

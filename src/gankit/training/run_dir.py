@@ -46,6 +46,10 @@ class RunDir:
     def checkpoint(self) -> Path:
         return self.root / "checkpoints" / "last.pt"
 
+    @property
+    def best(self) -> Path:
+        return self.root / "checkpoints" / "best.pt"
+
 
 def default_out(model: str, data: str) -> Path:
     """runs/MODEL-DATA-YYYYmmdd-HHMMSS (a folder data set by its last path part)."""

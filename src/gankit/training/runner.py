@@ -63,7 +63,8 @@ def make_hooks(run: RunDir, trainer: GANTrainer, data, info: dict, progress: boo
     if progress:
         hooks.insert(1, H.ProgressBar())
     return hooks + [H.Checkpointer(run.checkpoint, dict(config=trainer.cfg.to_dict(), data=info)),
-                    H.EvalMonitor(run.root, info)]  # after the checkpoint: a failing metric loses nothing
+                    H.EvalMonitor(run.root, info, H.BestCheckpoint(run.best, dict(config=trainer.cfg.to_dict(), data=info)))]
+    # the monitor after the checkpoint: a failing metric loses nothing
 
 
 @contextmanager
@@ -126,7 +127,7 @@ def train(config: Config, progress: bool = False, hooks: Sequence[H.Hook] = (), 
     trainer, data = prepare(cfg, world, device)  # before the directory exists: bad data leaves nothing behind
     run = create_run_dir(cfg.out) if world.is_main else RunDir(Path(cfg.out))
     ended = execute(run, trainer, data, progress, hooks, stop)
-    return Run.from_trainer(run.root, trainer, data, stopped=ended)
+    return Run.from_trainer(run.root, trainer, data_info(data, trainer), stopped=ended)
 
 
 def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optional[int] = None,
@@ -153,4 +154,4 @@ def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optio
         truncate_metrics(run.metrics, trainer.step)
         truncate_metrics(run.eval_history, trainer.step)
     ended = execute(run, trainer, data, progress)
-    return Run.from_trainer(run.root, trainer, data, stopped=ended)
+    return Run.from_trainer(run.root, trainer, data_info(data, trainer), stopped=ended)

@@ -10,10 +10,13 @@ import torch
 
 from gankit.data import ImageData
 from gankit.errors import GankitError
-from gankit.losses import LOSSES, clip_weights, gradient_penalty, mode_seeking_penalty
+from gankit.diffaugment import diff_augment, parse_policy
+from gankit.losses import LOSSES, clip_weights, feature_matching_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
 from gankit.models import MODELS, build_models
+from gankit.models.features import LastHiddenLayer
 from gankit.noise import sample_noise
 from gankit.training.distributed import World
+from gankit.training.ema import generator_ema
 from gankit.training.optim import make_optimizer
 
 Tensor = torch.Tensor
@@ -47,6 +50,9 @@ class GANTrainer:
         for name in ("mismatch", "mode_seeking"):
             if getattr(cfg, name) and not self.spec.conditional:
                 raise GankitError(f"--{name.replace('_', '-')} needs a conditional model (cgan, cdcgan), not {cfg.model}")
+        self.augment_policy = parse_policy(cfg.diffaugment)
+        if self.augment_policy and self.shape.is_points:
+            raise GankitError("--diffaugment transforms images; 2-D points have nothing to translate or cut out")
         torch.manual_seed(cfg.seed)
         g, d = build_models(cfg, self.shape)
         # Channels-last (NHWC) convolutions: +15-28 % images/s for the 32 px DCGAN on this CPU's oneDNN.
@@ -54,11 +60,13 @@ class GANTrainer:
         self.G, self.D = g.to(device, memory_format=self.memory_format), d.to(device, memory_format=self.memory_format)
         # What the training step calls: the networks themselves, or under DDP their wrappers
         # (same parameters, gradients averaged over the ranks). Saving and sampling use G and D.
+        self.G_ema = generator_ema(self.G, cfg.ema_decay) if cfg.ema_decay else None
         self.G_train = world.wrap(self.G, device, cfg.sync_bn)
         self.D_train = world.wrap(self.D, device, cfg.sync_bn)
         self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), cfg.lr_g, cfg.betas)
         self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), cfg.lr_d, cfg.betas)
         self.loss = LOSSES[cfg.loss]
+        self.hidden = LastHiddenLayer(self.D) if cfg.g_loss == "feature-matching" else None
         self.bf16 = cfg.precision == "bf16"
         self.images, self.labels = data.images.to(device), data.labels.to(device)
         self.noise = torch.Generator(device).manual_seed(cfg.seed + 1)
@@ -148,8 +156,11 @@ class GANTrainer:
         return self.full_precision(fake)
 
     def critic(self, x: Tensor, y: Optional[Tensor]) -> Tensor:
-        """D(x, y), shape (B,), as the training step calls it, in full precision so that the losses
-        and the gradient penalty's norm are computed in fp32."""
+        """D(x, y), shape (B,), as the training step calls it (on DiffAugment's T(x) when the run
+        uses it), in full precision so that the losses and the gradient penalty's norm are
+        computed in fp32."""
+        if self.augment_policy:
+            x = diff_augment(x, self.augment_policy, self.noise).contiguous(memory_format=self.memory_format)
         with self.autocast():
             out = self.D_train(x, y)
         return self.full_precision(out)
@@ -168,11 +179,13 @@ class GANTrainer:
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
                 fake = self.generate(z, y_fake)
             d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
-        loss_g, g_stats = self.update_g(fake, y_fake, z)
+        loss_g, g_stats = self.update_g(fake, y_fake, z, real, y_real)
         return torch.stack([d_stats[0], loss_g, *d_stats[1:], *g_stats]).detach()
 
     def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
         """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z)))."""
+        if self.cfg.r1_gamma:  # R1 differentiates D's output with respect to the real images
+            real = real.detach().requires_grad_(True)
         out_real, out_fake = self.critic(real, y_real), self.critic(fake, y_fake)
         loss_real, loss_fake = self.loss.d_loss(out_real, out_fake)
         if self.cfg.mismatch:  # GAN-CLS: a real image with the wrong label is fake too
@@ -182,6 +195,8 @@ class GANTrainer:
         if self.cfg.gp_lambda:
             eps = self.penalty_weights(real)
             loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.critic, real, fake, y_real, eps)
+        if self.cfg.r1_gamma:
+            loss_d = loss_d + self.cfg.r1_gamma / 2 * r1_penalty(out_real, real)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -189,18 +204,28 @@ class GANTrainer:
             clip_weights(self.D, self.cfg.clip)
         return loss_d, loss_real, loss_fake, self.score(out_real), self.score(out_fake)
 
-    def update_g(self, fake: Tensor, y_fake, z: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z)).
-        Returns the loss and, with ``log_grad_norm``, the L2 norm of G's whole gradient: the
-        signal that saturates early with the minimax form log(1 − D(G(z)))."""
+    def update_g(self, fake: Tensor, y_fake, z: Tensor, real: Tensor, y_real) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """(2) Update G: minimise its loss on D(G(z)), e.g. the non-saturating −log D(G(z)), or
+        with feature matching the distance of D's mean hidden features on the fakes to those on
+        the last real batch. Returns the loss and, with ``log_grad_norm``, the L2 norm of G's
+        whole gradient: the signal that saturates early with the minimax form log(1 − D(G(z)))."""
         with no_gradient_sync(self.D_train):  # D's gradients from this loss are discarded: do not average them
-            loss_g = self.loss.g_loss(self.critic(fake, y_fake), self.cfg.g_loss)
+            out_fake = self.critic(fake, y_fake)
+            if self.hidden is None:
+                loss_g = self.loss.g_loss(out_fake, self.cfg.g_loss)
+            else:
+                fake_features = self.full_precision(self.hidden.value)
+                with torch.no_grad():
+                    self.critic(real, y_real)
+                loss_g = feature_matching_loss(self.full_precision(self.hidden.value), fake_features)
             if self.cfg.mode_seeking:
                 loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_penalty(fake, z)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         extra = (self.grad_norm(self.G),) if self.cfg.log_grad_norm else ()
         self.opt_g.step()
+        if self.G_ema is not None:
+            self.G_ema.update_parameters(self.G)
         return loss_g, extra
 
     @staticmethod
@@ -214,19 +239,28 @@ class GANTrainer:
         return (torch.sigmoid(out) if self.loss.probabilities else out).mean().detach()
 
     # --- outputs and state -------------------------------------------------------------------
+    @property
+    def sampler(self) -> torch.nn.Module:
+        """The generator that grids, samples and metrics use: the moving average when the run
+        keeps one, else G itself."""
+        return self.G if self.G_ema is None else self.G_ema.module
+
     @torch.no_grad()
     def fixed_samples(self) -> Tensor:
-        """G(fixed z) in eval mode (running batch-norm statistics, no dropout)."""
-        self.G.eval()
+        """The sampler's G(fixed z) in eval mode (running batch-norm statistics, no dropout)."""
+        net = self.sampler
+        net.eval()
         try:
-            return self.G(self.fixed_z, self.fixed_y)
+            return net(self.fixed_z, self.fixed_y)
         finally:
-            self.G.train()
+            if net is self.G:
+                net.train()
 
     def weights_finite(self) -> bool:
         """Whether every parameter and float buffer (batch-norm statistics) of both networks is
         finite (checked before an epoch's checkpoint)."""
-        tensors = [t for net in (self.G, self.D) for t in (*net.parameters(), *net.buffers()) if t.is_floating_point()]
+        nets = (self.G, self.D) + (() if self.G_ema is None else (self.G_ema,))
+        tensors = [t for net in nets for t in (*net.parameters(), *net.buffers()) if t.is_floating_point()]
         return bool(torch.stack([t.isfinite().all() for t in tensors]).all())
 
     def state_dict(self) -> dict[str, Any]:
@@ -237,6 +271,9 @@ class GANTrainer:
                      world_size=self.world.size,
                      rng_cpu=torch.get_rng_state(), rng_noise=self.noise.get_state(),
                      fixed_z=self.fixed_z.cpu(), fixed_y=None if self.fixed_y is None else self.fixed_y.cpu())
+        if self.G_ema is not None:
+            state["generator_ema"] = self.G_ema.module.state_dict()
+            state["ema_updates"] = int(self.G_ema.n_averaged)
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
         return state
@@ -247,6 +284,11 @@ class GANTrainer:
 
         load_weights(self.G, state["generator"], "generator", path)
         load_weights(self.D, state["discriminator"], "discriminator", path)
+        if self.G_ema is not None:
+            if "generator_ema" not in state:
+                raise GankitError(f"{path} has no moving average of G (it was trained without --ema-decay)")
+            load_weights(self.G_ema.module, state["generator_ema"], "generator average", path)
+            self.G_ema.n_averaged.fill_(state["ema_updates"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import socket
+from typing import Optional
 from pathlib import Path
 
 import torch
@@ -59,12 +60,14 @@ def png_response(run, samples: torch.Tensor, nrow: int) -> Response:
     return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
-def create_app(root: str | Path, device: str = "auto") -> Flask:
-    """The app serving the runs under ``root`` (generators on ``device``)."""
+def create_app(root: str | Path, device: str = "auto", generator: Optional[str] = None,
+               checkpoint: str = "last") -> Flask:
+    """The app serving the runs under ``root`` (generators on ``device``; ``generator``: "ema", "raw"
+    or each run's default; ``checkpoint``: "last" or "best"; see ``gankit.run.load``)."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise GankitError(f"{root} is not a folder: give the folder holding your runs (default runs)")
-    index = RunIndex(root, device)
+    index = RunIndex(root, device, generator, checkpoint)
     app = Flask(__name__, static_folder=None)
     app.config["gankit.index"] = index
 
@@ -135,11 +138,11 @@ def create_app(root: str | Path, device: str = "auto") -> Flask:
 
 
 def serve(root: str, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          say=print) -> None:
+          say=print, generator: Optional[str] = None, checkpoint: str = "last") -> None:
     """Serve ``root`` until Ctrl-C (werkzeug's threaded server: a local, single-user page)."""
     from werkzeug.serving import make_server
 
-    app = create_app(root, device)
+    app = create_app(root, device, generator, checkpoint)
     try:  # probe first: werkzeug prints its own advice and exits when the port is taken
         with socket.create_server((host, port)):
             pass

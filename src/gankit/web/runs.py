@@ -31,8 +31,8 @@ class RunIndex:
     """Runs (folders with config.json and checkpoints/last.pt) and sweeps (sweep.json) under
     ``root``; generators are loaded on first use and kept."""
 
-    def __init__(self, root: Path, device: str = "auto"):
-        self.root, self.device = root.resolve(), device
+    def __init__(self, root: Path, device: str = "auto", generator: Optional[str] = None, checkpoint: str = "last"):
+        self.root, self.device, self.generator, self.checkpoint = root.resolve(), device, generator, checkpoint
         self.loaded: dict[str, object] = {}
         self.training_images: dict[str, object] = {}
         self.lock = threading.Lock()
@@ -103,7 +103,7 @@ class RunIndex:
             if name not in self.loaded:
                 from gankit.run import load
 
-                self.loaded[name] = load(folder, self.device)
+                self.loaded[name] = load(folder, self.device, self.generator, self.checkpoint)
             return self.loaded[name]
 
     def training_set(self, name: str):

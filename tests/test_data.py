@@ -131,7 +131,7 @@ def test_ring8_geometry():
     assert sorted(grid[:, 0].unique().tolist()) == [-4.0, -2.0, 0.0, 2.0, 4.0] and gstd == 0.05
 
 
-# --- image folders --------------------------------------------------------------------------------
+# --- image folders (holdout=0: every image in the training split, to test decoding) ----------------
 
 def save(img: Image.Image, path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def make_folder(root):
 
 def test_folder_of_mixed_images(tmp_path):
     root = make_folder(tmp_path / "pets")
-    data = load_data(f"folder:{root}", image_size=8)
+    data = load_data(f"folder:{root}", image_size=8, holdout=0)
     assert data.class_names == ["cats", "dogs"]
     assert len(data) == 4  # the truncated PNG is skipped, the .txt ignored
     assert data.labels.tolist() == [0, 0, 0, 1]
@@ -169,7 +169,7 @@ def test_folder_of_mixed_images(tmp_path):
 def test_folder_of_grey_images_is_one_channel(tmp_path):
     for i in range(3):
         save(Image.new("L", (9, 9), 30 * i), tmp_path / "g" / f"{i}.png")
-    data = load_data(f"folder:{tmp_path / 'g'}", image_size=16)
+    data = load_data(f"folder:{tmp_path / 'g'}", image_size=16, holdout=0)
     assert data.images.shape == (3, 1, 16, 16)
     assert data.class_names == ["g"] and data.labels.tolist() == [0, 0, 0]
     assert [int(x.unique()) for x in data.images] == [0, 30, 60]
@@ -178,19 +178,19 @@ def test_folder_of_grey_images_is_one_channel(tmp_path):
 def test_folder_cache_follows_file_changes(tmp_path):
     img = save(Image.new("L", (9, 9), 10), tmp_path / "f" / "x.png")
     save(Image.new("L", (9, 9), 20), tmp_path / "f" / "y.png")
-    first = load_data(f"folder:{tmp_path / 'f'}", image_size=8)
-    assert torch.equal(load_data(f"folder:{tmp_path / 'f'}", image_size=8).images, first.images)
+    first = load_data(f"folder:{tmp_path / 'f'}", image_size=8, holdout=0)
+    assert torch.equal(load_data(f"folder:{tmp_path / 'f'}", image_size=8, holdout=0).images, first.images)
     assert list((tmp_path / "gankit-cache").rglob("*.pt"))  # the decode was cached under $GANKIT_CACHE
     Image.new("L", (9, 9), 90).save(img)  # new content and mtime
     os.utime(img, ns=(10**18, 10**18))
-    again = load_data(f"folder:{tmp_path / 'f'}", image_size=8)
+    again = load_data(f"folder:{tmp_path / 'f'}", image_size=8, holdout=0)
     assert int(again.images[0].unique()) == 90
 
 
 def test_folder_bad_image_stop_names_the_file(tmp_path):
     root = make_folder(tmp_path / "pets")
     with pytest.raises(GankitError) as info:
-        load_data(f"folder:{root}", image_size=8, on_bad_image="stop")
+        load_data(f"folder:{root}", image_size=8, holdout=0, on_bad_image="stop")
     message = str(info.value)
     assert str(root / "dogs" / "e_truncated.png") in message and "\n" not in message
 
@@ -198,20 +198,20 @@ def test_folder_bad_image_stop_names_the_file(tmp_path):
 def test_folder_empty_or_missing(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(GankitError, match="no images"):
-        load_data(f"folder:{tmp_path / 'empty'}", image_size=8)
+        load_data(f"folder:{tmp_path / 'empty'}", image_size=8, holdout=0)
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "a.txt").write_text("x")
     with pytest.raises(GankitError, match="no images"):
-        load_data(f"folder:{tmp_path / 'text'}", image_size=8)
+        load_data(f"folder:{tmp_path / 'text'}", image_size=8, holdout=0)
     with pytest.raises(GankitError, match="does not exist"):
-        load_data(f"folder:{tmp_path / 'nowhere'}", image_size=8)
+        load_data(f"folder:{tmp_path / 'nowhere'}", image_size=8, holdout=0)
 
 
 def test_folder_of_only_broken_images(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     with pytest.raises(GankitError, match="no readable images"):
-        load_data(f"folder:{tmp_path / 'b'}", image_size=8)
+        load_data(f"folder:{tmp_path / 'b'}", image_size=8, holdout=0)
 
 
 # --- IDX files, offline -----------------------------------------------------------------------------

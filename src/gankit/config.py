@@ -69,6 +69,8 @@ class Config:
                           min=0, max=0.99999)
     n_fixed: Optional[int] = _f(None, "size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1, max=1024)
     fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))
+    holdout: float = _f(0.1, "folder:PATH without train/ and test/ sub-folders: the share of each class held out as "
+                             "its test split (chosen by file path, never seen by the GAN)", min=0, max=0.9)
     on_bad_image: str = _f("skip", "an unreadable image in a folder: skip it with a warning, or stop", choices=("skip", "stop"))
     eval_every: int = _f(0, "record --eval-metrics every N epochs into eval_history.jsonl; 0 turns it off", min=0)
     eval_metrics: str = _f("classifier", "metrics recorded during training, e.g. classifier or fid,kid")

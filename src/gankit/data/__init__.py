@@ -10,9 +10,11 @@ from gankit.data.folder import folder_spec
 from gankit.data.idx import FASHION_MNIST, KMNIST, MNIST
 from gankit.data.toy2d import toy_modes, toy_spec
 from gankit.data.torchvision_sets import CELEBA, CIFAR10, FLOWERS102, SVHN
+from gankit.errors import GankitError
 from gankit.registry import Registry
 
-__all__ = ["DATASETS", "ImageData", "dataset_spec", "load_data", "load_run_data", "data_roots", "toy_modes"]
+__all__ = ["DATASETS", "ImageData", "check_same_split", "dataset_spec", "load_data", "load_run_data", "data_roots",
+           "toy_modes"]
 log = logging.getLogger(__name__)
 
 DATASETS: Registry[DatasetSpec] = Registry("data set")
@@ -28,21 +30,21 @@ DATASETS.add("ring8", toy_spec("ring8"))
 DATASETS.add("grid25", toy_spec("grid25"))
 
 
-def dataset_spec(name: str) -> DatasetSpec:
-    """The spec of a registered name or of ``folder:PATH``."""
+def dataset_spec(name: str, holdout: float = 0.1) -> DatasetSpec:
+    """The spec of a registered name or of ``folder:PATH`` (holding out ``holdout`` of each class)."""
     if name.startswith("folder:"):
-        return folder_spec(name[len("folder:"):])
+        return folder_spec(name[len("folder:"):], holdout)
     return DATASETS[name]
 
 
 def load_data(name: str, data_dir: Optional[str] = None, image_size: int = 32, classes=None,
-              fit: str = "auto", on_bad_image: str = "skip", split: str = "train") -> ImageData:
+              fit: str = "auto", on_bad_image: str = "skip", split: str = "train", holdout: float = 0.1) -> ImageData:
     """The data set ``name`` in memory at ``image_size`` px, restricted to ``classes``.
 
     In-memory sets (MNIST-like, CIFAR-10, SVHN, digits) are loaded at their own size and then
     padded or resized (``fit``); sets of image files are decoded straight at ``image_size``.
     """
-    spec = dataset_spec(name)
+    spec = dataset_spec(name, holdout)
     data = spec.load(data_roots(data_dir), split=split, size=image_size, on_bad_image=on_bad_image)
     if not data.is_points:
         data.images = fit_images(data.images, image_size, fit)
@@ -51,4 +53,14 @@ def load_data(name: str, data_dir: Optional[str] = None, image_size: int = 32, c
 
 def load_run_data(cfg, split: str = "train") -> ImageData:
     """``split`` of a run's data set, as its (resolved) config says: size, classes, fit, bad images."""
-    return load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split=split)
+    return load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split=split,
+                     holdout=cfg.holdout)
+
+
+def check_same_split(recorded: dict, data: ImageData, where) -> None:
+    """A folder's held-out test split must be the one the run started with (``recorded``: the run's
+    data info): else test images may have entered training, or training images the test split."""
+    before, now = recorded.get("split_digest"), data.split_digest
+    if before and now != before:
+        raise GankitError(f"{data.name}'s train/test split differs from the one {where} was trained with (its files or "
+                          "--holdout changed): restore the folder as it was, or start a new run")

@@ -31,6 +31,7 @@ class ImageData:
     labels: torch.Tensor
     class_names: list[str]
     class_ids: Optional[list[int]] = None
+    split_digest: Optional[str] = None  # names the test split's file list where it is drawn from the files (folders)
 
     def __post_init__(self) -> None:
         if self.class_ids is None:

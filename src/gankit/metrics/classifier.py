@@ -88,9 +88,25 @@ def lift_background(x: torch.Tensor, gen: torch.Generator, max_lift: float = 0.4
     return (x + 1) * (1 - lift) + 2 * lift - 1
 
 
+MIN_STEPS = 300  # a small set (a folder of a few hundred images) trains for more epochs, not fewer steps
+MIN_IMAGES = 16
+
+
+def classifier_schedule(n: int, epochs: int, batch_size: int) -> tuple[int, int]:
+    """(epochs, batch size) for ``n`` training images: the batch shrinks to an eighth of a small
+    set (at least 8), and the epochs grow until training takes ``MIN_STEPS`` steps."""
+    if n < MIN_IMAGES:
+        raise GankitError(f"the domain classifier needs at least {MIN_IMAGES} real training images, this set has {n}: "
+                          "add images, or measure with --metrics fid,kid instead")
+    batch = min(batch_size, max(8, n // 8))
+    return max(epochs, -(-MIN_STEPS // (n // batch))), batch
+
+
 def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, epochs: int = 4,
                      seed: int = 0, batch_size: int = 128) -> DomainClassifier:
-    """Adam with a one-cycle schedule; small random shifts (±2 px) and background lifts as augmentation."""
+    """Adam with a one-cycle schedule; small random shifts (±2 px) and background lifts as
+    augmentation. Small sets get smaller batches and more epochs (``classifier_schedule``)."""
+    epochs, batch_size = classifier_schedule(len(train_x), epochs, batch_size)
     torch.manual_seed(seed)
     net = DomainClassifier(train_x.shape[1], num_classes)
     opt = torch.optim.Adam(net.parameters(), 2e-3)
@@ -125,7 +141,7 @@ def domain_classifier(data: str, data_dir: Optional[str] = None, classes=None, e
     training split and scored on the test split."""
     from gankit.data import load_data
 
-    key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v3"
+    key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v4"
     path = classifier_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
     if path.exists():
         try:

@@ -59,9 +59,10 @@ class Evaluation:
 
     def real(self, split: str, count: Optional[int] = None):
         """``count`` random images (seeded) of ``split`` at the run's resolution and classes."""
-        from gankit.data import load_run_data
+        from gankit.data import check_same_split, load_run_data
 
         data = load_run_data(self.cfg, split)
+        check_same_split(self.run.data_info, data, self.run.dir)
         if count and count < len(data):
             keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))[:count]
             data.images, data.labels = data.images[keep], data.labels[keep]

@@ -10,7 +10,7 @@ from typing import Iterator, Optional, Sequence
 import torch
 
 from gankit.config import Config
-from gankit.data import load_run_data
+from gankit.data import check_same_split, load_run_data
 from gankit.errors import GankitError, first_line
 from gankit.training import hooks as H
 from gankit.training.atomic import remove_temporaries
@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 
 def data_info(data, trainer: GANTrainer) -> dict:
     """What the run's networks were built for; saved in config.json and the checkpoint."""
-    return dict(name=data.name, num_images=len(data), shape=list(data.shape.sample_shape),
+    info = dict(name=data.name, num_images=len(data), shape=list(data.shape.sample_shape),
                 class_names=data.class_names, class_ids=data.class_ids)
+    if data.split_digest:
+        info["split_digest"] = data.split_digest
+    return info
 
 
 def prepare(cfg: Config, world: World = World(), device: Optional[torch.device] = None) -> tuple[GANTrainer, object]:
@@ -148,6 +151,7 @@ def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optio
         raise GankitError(f"{run.root} has already reached max_steps={cfg.max_steps}: pass --max-steps N with N > {state['step']}")
     world, device = join_world(cfg.device)
     trainer, data = prepare(cfg, world, device)
+    check_same_split(state["data"], data, run.root)
     trainer.load_state_dict(state, run.checkpoint)
     if world.is_main:
         remove_temporaries(run.root)  # half-written files of a process killed mid-write

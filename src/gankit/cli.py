@@ -123,7 +123,13 @@ def save_samples(samples, labels, out: Path, nrow: int) -> None:
     elif out.suffix == ".png":
         (save_points(samples, None, out) if samples.dtype.is_floating_point else save_image_grid(samples, out, nrow))
     else:
-        raise GankitError(f"--out {out}: use a .png (grid) or .npz (images and labels) file name")
+        raise GankitError(f"--out {out}: use a .png (grid) or .npz (images and labels) file name, or a folder DIR/")
+
+
+def is_folder_target(out: str) -> bool:
+    """``--out DIR/`` (a trailing slash, an existing folder, or a name without a file suffix)."""
+    path = Path(out)
+    return out.endswith(("/", "\\")) or path.is_dir() or not path.suffix
 
 
 def cmd_sample(args) -> int:
@@ -131,6 +137,15 @@ def cmd_sample(args) -> int:
 
     run = load(args.dir, args.device, args.generator, args.checkpoint)
     samples, labels = run.sample_with_labels(args.n, args.label, args.seed)
+    if is_folder_target(args.out):
+        from gankit.sample_folder import UNLABELLED, write_sample_folder
+
+        manifest = write_sample_folder(run, samples, labels, Path(args.out), args.seed)
+        if not manifest["labelled"]:
+            print(f"{run.dir} is unconditional over {len(run.class_ids)} classes: its samples are in "
+                  f"{args.out.rstrip('/')}/{UNLABELLED}/, without labels", file=sys.stderr)
+        print(args.out)
+        return 0
     nrow = run.shape.num_classes if run.conditional and args.label is None else math.ceil(math.sqrt(args.n))
     save_samples(samples, labels, Path(args.out), nrow)
     print(args.out)
@@ -319,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
         add_generator_flags(p)
-        p.add_argument("--out", required=True, metavar="F.png|F.npz", help="output file")
+        p.add_argument("--out", required=True, metavar="F.png|F.npz|DIR/",
+                       help="output: a PNG grid, an .npz (uint8 images and labels) or, for sample, a folder DIR/ "
+                            "of DIR/<class>/000001.png and manifest.json (torchvision's ImageFolder layout)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("eval", help="measure a run: FID, KID, precision/recall, IS, classifier, nearest neighbours",

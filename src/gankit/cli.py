@@ -182,6 +182,30 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_augment(args) -> int:
+    from gankit.metrics.augmentation import augment, table
+    from gankit.run import load
+
+    folders = [args.dir] + [d for d in (args.runs or "").split(",") if d.strip()]
+    runs = [load(folder.strip(), args.device, args.generator, args.checkpoint) for folder in folders]
+    doc = augment(runs, args.real_per_class, args.seeds or [0, 1, 2], args.ratios,
+                  say=lambda text: print(text, file=sys.stderr))
+    print(table(doc))
+    print(f"{runs[0].dir / 'augment.json'}")
+    return 0
+
+
+def ratio_list(text: str) -> list[float]:
+    """``--ratios 0.1,0.5,1`` -> [0.1, 0.5, 1.0]; each must be positive."""
+    try:
+        ratios = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        ratios = []
+    if not ratios or min(ratios) <= 0:
+        raise argparse.ArgumentTypeError(f"--ratios takes comma-separated positive numbers such as 0.1,0.5,1, not {text!r}")
+    return ratios
+
+
 def seed_list(text: str) -> list[int]:
     """``--seeds 0,1,2`` -> [0, 1, 2]; anything else is a one-line usage error."""
     try:
@@ -356,6 +380,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "onnxruntime, then torch on a CPU; torch on a GPU), torch, openvino or onnxruntime")
     add_generator_flags(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("augment", help="do a run's samples help a classifier? CAS and the augmentation curve",
+                       description="Trains the domain classifier on real images, on samples only (the Classification "
+                                   "Accuracy Score) and on real + samples at several ratios, over classifier seeds, "
+                                   "and scores each on the real test split (Ravuri & Vinyals 2019). Writes "
+                                   "DIR/augment.json and prints a table.")
+    p.add_argument("dir", help="run directory (a conditional run, or a one-class run with --runs for the others)")
+    p.add_argument("--runs", metavar="A,B,…", help="more runs whose samples join, e.g. one run per class")
+    p.add_argument("--real-per-class", type=int, metavar="K",
+                   help="the low-data regime: K real images per class (the draw of gankit train --per-class K)")
+    p.add_argument("--seeds", type=seed_list, metavar="LIST", help="classifier seeds (default 0,1,2)")
+    p.add_argument("--ratios", type=ratio_list, default=[0.1, 0.25, 0.5, 1.0], metavar="LIST",
+                   help="synthetic images per real one, added to the real set (default 0.1,0.25,0.5,1)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the generators run")
+    add_generator_flags(p)
+    p.set_defaults(func=cmd_augment)
 
     from gankit.experiments.spec import BUDGETS, shipped_ids
 

@@ -30,6 +30,8 @@ class Config:
     data_dir: Optional[str] = _f(None, "root of data sets in torchvision's layout (default $GANKIT_DATA, then ~/.cache/gankit/data)")
     image_size: Optional[int] = _f(None, "side of the square images the networks see: 28, 32, 64 or 128", choices=(8, 16, 28, 32, 64, 128))
     classes: Optional[list[int]] = _f(None, "keep only these labels, e.g. 3 or 0,1,2 (default: all)")
+    per_class: Optional[int] = _f(None, "train on this many images of each class (a fixed draw, the same one "
+                                        "`gankit augment --real-per-class` uses): the low-data regime", min=1)
     epochs: Optional[int] = _f(None, "passes over the training set", min=1)
     max_steps: Optional[int] = _f(None, "stop after this many generator steps (default: no limit)", min=1)
     batch_size: Optional[int] = _f(None, "real images per discriminator step", min=1, max=65_536)

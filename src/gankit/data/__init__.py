@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from gankit.data.base import DatasetSpec, ImageData, data_roots, fit_images, keep_classes
+from gankit.data.base import DatasetSpec, ImageData, data_roots, fit_images, keep_classes, keep_per_class
 from gankit.data.digits import DIGITS
 from gankit.data.folder import folder_spec
 from gankit.data.idx import FASHION_MNIST, KMNIST, MNIST
@@ -52,9 +52,11 @@ def load_data(name: str, data_dir: Optional[str] = None, image_size: int = 32, c
 
 
 def load_run_data(cfg, split: str = "train") -> ImageData:
-    """``split`` of a run's data set, as its (resolved) config says: size, classes, fit, bad images."""
-    return load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split=split,
+    """``split`` of a run's data set, as its (resolved) config says: size, classes, fit, bad images,
+    and for the training split the ``per_class`` subset."""
+    data = load_data(cfg.data, cfg.data_dir, cfg.image_size, cfg.classes, cfg.fit, cfg.on_bad_image, split=split,
                      holdout=cfg.holdout)
+    return keep_per_class(data, cfg.per_class) if split == "train" else data
 
 
 def check_same_split(recorded: dict, data: ImageData, where) -> None:

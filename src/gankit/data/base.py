@@ -88,6 +88,24 @@ def keep_classes(data: ImageData, classes: Optional[Sequence[int]]) -> ImageData
                    class_names=[data.class_names[i] for i in index], class_ids=list(classes))
 
 
+SUBSET_SEED = 0  # the draw of --per-class images: fixed, so every run and `gankit augment` use the same images
+
+
+def keep_per_class(data: ImageData, k: Optional[int]) -> ImageData:
+    """The first ``k`` images of each class in a fixed random order (not the run's seed: GAN runs
+    and ``gankit augment --real-per-class k`` then see the same images); every image if ``k`` is None."""
+    if not k:
+        return data
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(SUBSET_SEED))
+    counts = torch.bincount(data.labels, minlength=len(data.class_names))
+    short = [data.class_names[c] for c in range(len(counts)) if counts[c] < k]
+    if short:
+        raise GankitError(f"--per-class {k}: class {short[0]} of {data.name} has only {int(counts.min())} images")
+    ranked = data.labels[order]
+    keep = torch.cat([order[ranked == c][:k] for c in range(len(data.class_names))]).sort().values
+    return replace(data, images=data.images[keep], labels=data.labels[keep])
+
+
 def fit_images(images: torch.Tensor, size: int, mode: str = "auto") -> torch.Tensor:
     """uint8 (N, C, h, h) -> (N, C, size, size): zero-pad (28 -> 32, as the practical work does)
     or resize with antialiasing. ``auto`` pads when the difference is at most 4 px."""

@@ -103,9 +103,12 @@ def classifier_schedule(n: int, epochs: int, batch_size: int) -> tuple[int, int]
 
 
 def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: int, epochs: int = 4,
-                     seed: int = 0, batch_size: int = 128) -> DomainClassifier:
+                     seed: int = 0, batch_size: int = 128, shifts: bool = True, lift: bool = True,
+                     val: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> DomainClassifier:
     """Adam with a one-cycle schedule; small random shifts (±2 px) and background lifts as
-    augmentation. Small sets get smaller batches and more epochs (``classifier_schedule``)."""
+    augmentation (each can be turned off). Small sets get smaller batches and more epochs
+    (``classifier_schedule``). With ``val`` = (images, labels), the weights of the epoch with the
+    best validation accuracy are kept (``net.chosen_epoch`` says which)."""
     epochs, batch_size = classifier_schedule(len(train_x), epochs, batch_size)
     torch.manual_seed(seed)
     net = DomainClassifier(train_x.shape[1], num_classes)
@@ -113,19 +116,30 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: 
     steps = epochs * (len(train_x) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 4e-3, total_steps=steps)
     gen = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(epochs):
+    best = (-1.0, 0, None)  # (validation accuracy, epoch, weights)
+    for epoch in range(1, epochs + 1):
+        net.train()
         order = torch.randperm(len(train_x), generator=gen)
         for i in range(len(train_x) // batch_size):
             idx = order[i * batch_size:(i + 1) * batch_size]
-            dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
-            x = torch.roll(DomainClassifier.prepare(train_x[idx]), shifts=(dx, dy), dims=(2, 3))
-            x = lift_background(x, gen)
+            x = DomainClassifier.prepare(train_x[idx])
+            if shifts:
+                dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
+                x = torch.roll(x, shifts=(dx, dy), dims=(2, 3))
+            if lift:
+                x = lift_background(x, gen)
             loss = F.cross_entropy(net.head(net.body(x)), train_y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+        if val is not None:
+            score = accuracy(net, *val)
+            if score > best[0]:
+                best = (score, epoch, {k: v.clone() for k, v in net.state_dict().items()})
+    if val is not None:
+        net.load_state_dict(best[2])
+    net.chosen_epoch = best[1] if val is not None else epochs
     return net.eval()
 
 

@@ -273,6 +273,20 @@ def mode_metric(ev: Evaluation) -> dict:
     return mode_coverage(ev.fakes[0], centres, std)
 
 
+@METRICS.register("augment")
+def augment_metric(ev: Evaluation) -> dict:
+    """``gankit augment``'s protocol on this run (its ``per_class`` real images when it was trained
+    on a subset), written to ``augment.json``; here the summary: real-only and CAS test accuracy
+    and the gain of adding as many samples as real images."""
+    from gankit.metrics.augmentation import augment
+
+    doc = augment([ev.run], real_per_class=ev.run.config.per_class, seeds=(0, 1, 2), say=lambda _: None)
+    conds = doc["conditions"]
+    return dict(augment_real_accuracy=conds["real"]["mean"], augment_cas=conds["synthetic (CAS)"]["mean"],
+                augment_gain_x1=conds["real + synthetic ×1"]["diff_mean"],
+                augment_gain_x1_low=conds["real + synthetic ×1"]["diff_low"])
+
+
 POINT_METRICS = ("modes",)
 
 

@@ -72,3 +72,20 @@ def test_a_run_that_saw_more_real_images_than_the_classifier_is_refused(tmp_path
     gankit.train(Config(model="cdcgan", max_steps=1, per_class=10, batch_size=16, data="digits", ngf=8, ndf=8,
                         device="cpu", out=str(tmp_path / "small")))
     assert json.loads((tmp_path / "small" / "config.json").read_text())["data"]["num_images"] == 100
+
+
+def test_the_report_draws_the_curve_and_escapes_names(tmp_path):
+    from gankit.experiments.report import SECTIONS, Report, RunView
+
+    conds = {name: dict(accuracy=[a], mean=a, std=0.01, epochs=[3], n_train=100, per_class=[a], diff_mean=a - 0.9,
+                        diff_low=a - 0.92, diff_high=a - 0.88)
+             for name, a in [("real", 0.9), ("synthetic (CAS)", 0.8), ("real + synthetic ×0.5", 0.92),
+                             ("real + synthetic ×1", 0.93)]}
+    protocol = dict(recipe="r", validation="v", seeds=[0], n_test=10)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "augment.json").write_text(json.dumps(dict(protocol=protocol, conditions=conds)))
+    report = Report("t", "", "", ["augmentation"], [RunView.read("<b>a</b>", tmp_path / "a", {})])
+    html = SECTIONS["augmentation"](report)
+    assert "Does augmentation help?" in html and "data:image/png;base64," in html
+    assert "&lt;b&gt;a&lt;/b&gt;" in html and "<b>a</b>" not in html
+    assert "+0.0300 [+0.0100, +0.0500]" in html

@@ -41,11 +41,12 @@ EXPECTED = {
              "grid25-minibatch-disc-feature-matching", "minibatch-disc-feature-matching"], "minibatch_disc",
             [False, True, False, False, True, True, False, False, True, True, True]),
     "E12": (["gan", "autoencoder"], "lr_g", [2e-4, 1e-3]),
+    "E13": (["mnist-100-per-class", "digits"], "per_class", [100, None]),
 }
 
 
-def test_twelve_experiments_ship():
-    assert shipped_ids() == [f"E{i}" for i in range(1, 13)]
+def test_thirteen_experiments_ship():
+    assert shipped_ids() == [f"E{i}" for i in range(1, 14)]
 
 
 @pytest.mark.parametrize("exp_id", list(EXPECTED))
@@ -106,8 +107,8 @@ def test_bad_variants_fail_before_anything_runs(raw, message, tmp_path):
 
 
 def test_unknown_experiment_and_bad_toml(tmp_path, capsys):
-    assert main(["sweep", "E13"]) == 2
-    assert "no experiment 'E13'" in capsys.readouterr().err
+    assert main(["sweep", "E99"]) == 2
+    assert "no experiment 'E99'" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text("[grid\n")
     assert main(["sweep", str(bad)]) == 2

@@ -68,3 +68,24 @@ def smoothing_for(series: dict[str, list[dict]]) -> int:
     """A window of about 2 % of the longest log, at least 1 row."""
     longest = max((len(rows) for rows in series.values()), default=1)
     return max(1, longest // 50)
+
+
+def augmentation_curves(docs: dict[str, dict]) -> Optional[bytes]:
+    """Test accuracy against the synthetic ratio (0 = real only), mean ± std over classifier seeds,
+    one line per run's ``augment.json``; its CAS as a dashed line of the same colour."""
+    if not docs:
+        return None
+    plt, fig, (ax,) = _axes(1, width=6.5)
+    for colour, (name, doc) in zip(COLOURS, docs.items()):
+        conds = doc["conditions"]
+        curve = [(0.0, conds["real"])] + [(float(k.rsplit("×", 1)[1]), v) for k, v in conds.items()
+                                          if k.startswith("real + synthetic ×")]
+        ax.errorbar([r for r, _ in curve], [v["mean"] for _, v in curve], yerr=[v["std"] for _, v in curve],
+                    marker="o", capsize=3, color=colour, label=f"{name}: real + synthetic")
+        cas = conds["synthetic (CAS)"]
+        ax.axhline(cas["mean"], color=colour, linestyle="--", linewidth=1, label=f"{name}: synthetic only (CAS)")
+    ax.set_xlabel("synthetic images per real image")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(plt, fig)

@@ -326,6 +326,27 @@ SECTIONS.add("modes", picture_section(
     "of samples within 3σ. Images: classes covered by the domain classifier (table)."))
 
 
+@SECTIONS.register("augmentation")
+def augmentation_section(report: Report) -> str:
+    """Each run's ``augment.json`` (``gankit augment``): the curve with error bars and the table."""
+    docs = {r.name: json.loads(f.read_text()) for r in report.runs for f in r.files("augment.json")}
+    if not docs:
+        return ""
+    rows = []
+    for name, doc in docs.items():
+        for cond, res in doc["conditions"].items():
+            diff = "—" if cond == "real" else (f"{res['diff_mean']:+.4f} [{res['diff_low']:+.4f}, {res['diff_high']:+.4f}]"
+                                               if res["diff_low"] == res["diff_low"] else f"{res['diff_mean']:+.4f}")
+            rows.append([esc(name), esc(cond), esc(res["n_train"]), f"{res['mean']:.4f} ± {res['std']:.4f}", esc(diff)])
+    protocol = next(iter(docs.values()))["protocol"]
+    note = (f"Ravuri & Vinyals 2019 with the domain classifier: {protocol['recipe']}; validation: {protocol['validation']}; "
+            f"classifier seeds {', '.join(map(str, protocol['seeds']))}; {protocol['n_test']} real test images. "
+            "A gain counts when its 95 % interval excludes zero.")
+    return section("Does augmentation help?", img(figures.augmentation_curves(docs), "augmentation curve") +
+                   html_table(["variant", "training set", "images", "test accuracy", "vs real only (95 % CI)"], rows),
+                   note)
+
+
 @SECTIONS.register("reconstructions")
 def reconstructions_section(report: Report) -> str:
     def shown(r: RunView, prefix: str = "") -> str:

@@ -137,7 +137,7 @@ def variant_name(changes: dict[str, Any]) -> str:
 
 
 def shipped_ids() -> list[str]:
-    """E1 … E12: the experiments of SPEC §5 that ship with the package, in number order."""
+    """E1 … E13: the experiments of SPEC §5 (and E13, augmentation) that ship with the package, in number order."""
     names = [p.name for p in resources.files(__package__).iterdir() if p.name.endswith(".toml")]
     return sorted((n.removesuffix(".toml") for n in names), key=lambda s: (len(s), s))
 

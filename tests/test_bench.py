@@ -27,11 +27,22 @@ def test_the_baseline_loop_trains_the_networks():
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
 
 
-@pytest.mark.parametrize("name", ["gan", "dcgan-32", "cdcgan", "wgan-gp"])
+@pytest.mark.parametrize("name", ["gan", "dcgan-32", "cdcgan"])
 def test_gankit_jobs_report_positive_throughput_and_flops(name):
     out = run_job(Job(name, "gankit", "digits", None, "cpu", 1, 2, dict(ngf=4, ndf=4, batch_size=16)))
-    assert out["images_per_s"] > 0 and out["peak_rss_mb"] > 0
-    assert out["flops_per_step"] is None if name == "wgan-gp" else out["flops_per_step"] > 0
+    assert out["images_per_s"] > 0 and out["peak_rss_mb"] > 0 and out["flops_per_step"] > 0
+
+
+def test_a_step_the_flop_counter_cannot_follow_counts_as_unknown(monkeypatch):
+    """The gradient penalty's double backward is one such step (in torch 2.14); the bench then shows
+    no FLOPs rather than failing."""
+    _, _, trainer = build(Job("wgan-gp", "gankit", "digits", None, "cpu", 0, 1, dict(ngf=4, ndf=4, batch_size=16)))
+
+    def untraceable(batches):
+        raise RuntimeError("the counter cannot follow this step")
+
+    monkeypatch.setattr(trainer, "train_step", untraceable)
+    assert flops_per_step(trainer) is None
 
 
 def test_the_table_has_a_row_per_precision_with_the_baseline_beside_fp32(monkeypatch):
@@ -87,20 +98,38 @@ def test_peak_estimate_and_bad_models(capsys):
     assert "--precision 'fp16' is not one of fp32, bf16" in capsys.readouterr().err
 
 
-def test_time_to_quality_stops_when_the_criterion_holds(tmp_path):
+def test_time_to_quality_stops_at_the_first_record_that_meets_the_criterion(tmp_path):
+    import json
+
+    from gankit.bench.quality import StopAtQuality
+    from gankit.training.signals import StopFlag
+
+    history, stop = tmp_path / "eval_history.jsonl", StopFlag()
+    watcher = StopAtQuality(history, stop, max_kl=0.02, started=0.0)
+
+    class Trainer:
+        step, train_seconds = 10, 1.0
+
+    def record(step, covered, kl):
+        Trainer.step = step
+        with history.open("a") as fh:
+            fh.write(json.dumps(dict(step=step, classes_covered=covered, classes_total=10, class_kl=kl)) + "\n")
+        watcher.on_log(Trainer, {})
+
+    record(10, 9, 0.01)  # a class missing
+    record(20, 10, 0.05)  # every class, but too uneven
+    assert watcher.reached is None and stop.reason is None
+    record(30, 10, 0.01)
+    assert watcher.reached["step"] == 30 and stop.reason == "quality reached"
+
+
+def test_time_to_quality_reports_a_bar_it_does_not_reach(tmp_path):
     from gankit.bench.quality import time_to_quality
 
     lines = []
-    out = time_to_quality(str(tmp_path / "ttq"), data="digits", max_kl=100.0, every=10, max_steps=40,
-                          say=lines.append)
-    # With a lax KL bar the run stops at the first evaluation that covers every class.
-    curve = out["curve"]
-    if out["reached"]:
-        assert out["reached"]["step"] == curve[-1][0] and curve[-1][2] == 10 and out["reached"]["wall_s"] > 0
-        assert all(c[2] < 10 for c in curve[:-1])
-    else:
-        assert curve[-1][0] == 40 and all(c[2] < 10 for c in curve)
-    assert [c[0] for c in curve] == list(range(10, curve[-1][0] + 1, 10)) and "classifier-FID curve" in lines[-1]
+    out = time_to_quality(str(tmp_path / "ttq"), data="digits", max_kl=-1.0, every=10, max_steps=30, say=lines.append)
+    assert out["reached"] is None and [c[0] for c in out["curve"]] == [10, 20, 30]
+    assert lines[0] == "quality not reached by step 30" and "classifier-FID curve" in lines[-1]
 
 
 def test_memory_is_recorded_per_epoch(tmp_path):

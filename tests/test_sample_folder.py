@@ -1,7 +1,6 @@
 """gankit sample RUN --out DIR/: the samples as a data set torchvision's ImageFolder reads."""
 import json
 
-import pytest
 from torchvision.datasets import ImageFolder
 
 import gankit

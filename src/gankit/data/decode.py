@@ -7,7 +7,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 from PIL import Image

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.inception import InceptionFeatures, cache_root, package_version
+from gankit.metrics.inception import cache_root, package_version
 from gankit.training.atomic import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,6 @@ def feature_stats(features: torch.Tensor, extractor: str = "features", weights_s
     return FeatureStats(torch.from_numpy(np.asarray(stat["mu"], dtype=np.float64)),
                         torch.from_numpy(np.atleast_2d(np.asarray(stat["sigma"], dtype=np.float64))),
                         len(features), extractor, weights_sha256, kept)
-
-
-def image_stats(images: torch.Tensor, extractor: InceptionFeatures, batch_size: Optional[int] = None,
-                keep_features: bool = True) -> FeatureStats:
-    """uint8 images -> FeatureStats of their Inception features (batch: the backend's fastest)."""
-    return feature_stats(extractor.extract(images, batch_size), extractor.key, extractor.weights_sha256,
-                         keep_features)
 
 
 def stats_dir() -> Path:

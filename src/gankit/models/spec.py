@@ -1,7 +1,7 @@
 """What a registered model is: a network builder plus the settings of the paper it comes from."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from torch import nn
@@ -49,4 +49,3 @@ class ModelSpec:
     data_kind: str = "image"  # "image" or "points"
     sizes: Optional[tuple[int, ...]] = None  # allowed image sizes; None = any
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -67,10 +67,6 @@ class World:
         dist.broadcast_object_list(box, src=0, device=self.collective_device())
         return box[0]
 
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
-
     def collective_device(self) -> torch.device:
         return torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
 

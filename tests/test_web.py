@@ -188,6 +188,41 @@ def test_serve_command_errors_are_one_line(tmp_path, capsys):
     assert "cannot listen on 127.0.0.1" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("host, runner", [("127.0.0.1", "werkzeug"), ("0.0.0.0", "waitress")])
+def test_off_loopback_the_page_runs_under_waitress(host, runner, runs):
+    """A production WSGI server with a bounded thread pool once others can reach the page."""
+    import urllib.request
+
+    from gankit.web.app import make_wsgi_server
+
+    server, port, kind = make_wsgi_server(create_app(runs, device="cpu"), host, 0)
+    assert kind.startswith(runner)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=30) as reply:
+            assert reply.status == 200 and b"dcgan-run" in reply.read()
+    finally:
+        if runner == "werkzeug":
+            server.shutdown()
+        server.close()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_serving_off_loopback_warns_that_anyone_can_generate(runs, monkeypatch):
+    from gankit.web import app as web
+
+    said = []
+    monkeypatch.setattr(web, "make_wsgi_server", lambda app, host, port: (type("S", (), dict(
+        run=lambda self: None, close=lambda self: None))(), 8123, "waitress, 4 threads"))
+    web.serve(str(runs), host="0.0.0.0", say=said.append)
+    assert "waitress, 4 threads" in said[0] and "anyone who can reach 0.0.0.0:8123" in said[1]
+    said.clear()
+    web.serve(str(runs), host="127.0.0.1", say=said.append)
+    assert len(said) == 1
+
+
 # --- the page in a real browser ------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

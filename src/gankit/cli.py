@@ -26,6 +26,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in fields(Config):
         meta = f.metadata
         help_text = meta["help"] + (f" [{'|'.join(map(str, meta['choices']))}]" if "choices" in meta else "")
+        if "fallback" in meta:
+            fallback = ",".join(map(str, meta["fallback"])) if isinstance(meta["fallback"], tuple) else meta["fallback"]
+            help_text += f" (default: the model's preset, else {fallback})"
         kwargs = dict(nargs="?", const="true") if f.type == "bool" else {}
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS,
                            metavar=f.name.upper(), help=help_text, **kwargs)
@@ -48,11 +51,25 @@ def add_nproc_flag(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """TOML values, then flags on top; each value parsed and checked as its field."""
+    return config_and_sources(args)[0]
+
+
+def config_and_sources(args: argparse.Namespace) -> tuple[Config, dict[str, str]]:
+    """The config of ``config_from_args`` and, per field the user set, where: "flag" or "TOML"."""
     values = load_toml(args.config) if args.config else {}
+    given = {name: "TOML" for name in values}
     for f in fields(Config):
         if f.name in vars(args):
             values[f.name] = parse_value(f.name, getattr(args, f.name), "command line")
-    return Config(**values)
+            given[f.name] = "flag"
+    return Config(**values), given
+
+
+def print_dry_run(cfg: Config, given: dict[str, str]) -> None:
+    """The resolved config, one field a line, with where each value comes from."""
+    resolved, sources = cfg.resolved(), cfg.sources(given)
+    for f in fields(Config):
+        print(f"{f.name:18s} {str(getattr(resolved, f.name)):28s} {sources[f.name]}")
 
 
 def run_summary(run, ended: str) -> None:
@@ -83,6 +100,9 @@ def launched(args) -> Optional[int]:
 def cmd_train(args) -> int:
     from gankit.run import train
 
+    if args.dry_run:
+        print_dry_run(*config_and_sources(args))
+        return 0
     code = launched(args)
     if code is not None:
         return code
@@ -333,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train MODEL on DATA. Fields left unset take the model's preset (see `gankit models`).")
     p.add_argument("--config", metavar="F.toml", help="TOML file of config fields; flags override it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config and where each value comes from (flag, TOML, preset, fallback), "
+                        "then exit without writing anything")
     add_nproc_flag(p)
     add_config_flags(p)
     p.set_defaults(func=cmd_train)

@@ -16,9 +16,14 @@ from typing import Any, Optional
 from gankit.errors import GankitError
 
 
-def _f(default: Any, help: str, **checks: Any) -> Any:
-    """A dataclass field whose help text is also the CLI's ``--help`` and the TOML docs."""
-    return field(default=default, metadata={"help": help, **checks})
+def _f(default: Any, help: str, fallback: Any = None, **checks: Any) -> Any:
+    """A dataclass field whose help text is also the CLI's ``--help`` and the TOML docs. A preset
+    field (default None) names its ``fallback``: the value when neither the user nor the model's
+    preset sets it."""
+    meta = {"help": help, **checks}
+    if fallback is not None:
+        meta["fallback"] = fallback
+    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -28,30 +33,30 @@ class Config:
     model: str = _f("dcgan", "network family and preset (see `gankit models`)")
     data: str = _f("mnist", "data set name or folder:PATH (see `gankit datasets`)")
     data_dir: Optional[str] = _f(None, "root of data sets in torchvision's layout (default $GANKIT_DATA, then ~/.cache/gankit/data)")
-    image_size: Optional[int] = _f(None, "side of the square images the networks see: 28, 32, 64 or 128", choices=(8, 16, 28, 32, 64, 128))
+    image_size: Optional[int] = _f(None, fallback=32, help="side of the square images the networks see: 28, 32, 64 or 128", choices=(8, 16, 28, 32, 64, 128))
     classes: Optional[list[int]] = _f(None, "keep only these labels, e.g. 3 or 0,1,2 (default: all)")
     per_class: Optional[int] = _f(None, "train on this many images of each class (a fixed draw, the same one "
                                         "`gankit augment --real-per-class` uses): the low-data regime", min=1)
-    epochs: Optional[int] = _f(None, "passes over the training set", min=1)
+    epochs: Optional[int] = _f(None, fallback=5, help="passes over the training set", min=1)
     max_steps: Optional[int] = _f(None, "stop after this many generator steps (default: no limit)", min=1)
-    batch_size: Optional[int] = _f(None, "real images per discriminator step", min=1, max=65_536)
-    z_dim: Optional[int] = _f(None, "size of the latent vector z", min=1, max=10_000)
-    z_prior: Optional[str] = _f(None, "distribution of z", choices=("normal", "uniform"))
-    ngf: Optional[int] = _f(None, "generator width (channels of its last hidden layer)", min=1, max=1024)
-    ndf: Optional[int] = _f(None, "discriminator width (channels of its first hidden layer)", min=1, max=1024)
-    optimizer: Optional[str] = _f(None, "optimizer of both networks", choices=("adam", "rmsprop", "sgd", "adadelta", "adagrad"))
-    lr_g: Optional[float] = _f(None, "generator learning rate", positive=True)
-    lr_d: Optional[float] = _f(None, "discriminator learning rate", positive=True)
-    betas: Optional[tuple[float, float]] = _f(None, "Adam betas, e.g. 0.5,0.999", unit_interval=True)
-    loss: Optional[str] = _f(None, "adversarial loss", choices=("bce", "wasserstein", "least-squares", "hinge"))
+    batch_size: Optional[int] = _f(None, fallback=64, help="real images per discriminator step", min=1, max=65_536)
+    z_dim: Optional[int] = _f(None, fallback=100, help="size of the latent vector z", min=1, max=10_000)
+    z_prior: Optional[str] = _f(None, fallback="normal", help="distribution of z", choices=("normal", "uniform"))
+    ngf: Optional[int] = _f(None, fallback=32, help="generator width (channels of its last hidden layer)", min=1, max=1024)
+    ndf: Optional[int] = _f(None, fallback=32, help="discriminator width (channels of its first hidden layer)", min=1, max=1024)
+    optimizer: Optional[str] = _f(None, fallback="adam", help="optimizer of both networks")
+    lr_g: Optional[float] = _f(None, fallback=0.0002, help="generator learning rate", positive=True)
+    lr_d: Optional[float] = _f(None, fallback=0.0002, help="discriminator learning rate", positive=True)
+    betas: Optional[tuple[float, float]] = _f(None, fallback=(0.5, 0.999), help="Adam betas, e.g. 0.5,0.999", unit_interval=True)
+    loss: Optional[str] = _f(None, fallback="bce", help="adversarial loss")
     g_loss: str = _f("non-saturating", "generator objective: the BCE loss's -log D(G(z)) or log(1 - D(G(z))), or feature "
                                        "matching (Salimans et al. 2016): the mean of D's last hidden layer on fakes "
                                        "matched to that on the real batch, with any --loss for D",
                      choices=("non-saturating", "saturating", "feature-matching"))
-    n_critic: Optional[int] = _f(None, "discriminator steps per generator step", min=1)
-    clip: Optional[float] = _f(None, "clip critic weights to [-clip, clip] after each step (WGAN); 0 turns it off", min=0)
-    gp_lambda: Optional[float] = _f(None, "gradient penalty weight (WGAN-GP); 0 turns it off", min=0)
-    init: Optional[str] = _f(None, "weight init: DCGAN's N(0, 0.02) or PyTorch's default", choices=("dcgan", "default"))
+    n_critic: Optional[int] = _f(None, fallback=1, help="discriminator steps per generator step", min=1)
+    clip: Optional[float] = _f(None, fallback=0.0, help="clip critic weights to [-clip, clip] after each step (WGAN); 0 turns it off", min=0)
+    gp_lambda: Optional[float] = _f(None, fallback=0.0, help="gradient penalty weight (WGAN-GP); 0 turns it off", min=0)
+    init: Optional[str] = _f(None, fallback="dcgan", help="weight init: DCGAN's N(0, 0.02) or PyTorch's default")
     sync_bn: bool = _f(False, "under DDP (torchrun, --nproc): batch-norm statistics over the global batch (SyncBatchNorm)")
     minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")
     spectral_norm: bool = _f(False, "spectral normalisation (Miyato et al. 2018) of every convolution and linear layer of D")
@@ -60,16 +65,16 @@ class Config:
     diffaugment: str = _f("", "DiffAugment (Zhao et al. 2020): the same random transformations, comma-separated from "
                               "color, translation, cutout, on every image D sees, real and fake, in both steps; "
                               "the lever for small data sets; empty turns it off")
-    mismatch: Optional[float] = _f(None, "matching-aware D (Reed et al. 2016, GAN-CLS), conditional models: this share of "
+    mismatch: Optional[float] = _f(None, fallback=0.0, help="matching-aware D (Reed et al. 2016, GAN-CLS), conditional models: this share of "
                                          "D's fake loss scores real images with a wrong label; 0 turns it off", min=0, max=1)
-    mode_seeking: Optional[float] = _f(None, "mode-seeking term (Mao et al. 2019, MSGAN) weight, conditional models: pairs "
+    mode_seeking: Optional[float] = _f(None, fallback=0.0, help="mode-seeking term (Mao et al. 2019, MSGAN) weight, conditional models: pairs "
                                              "of fakes share a label, and G is penalised when two z give alike "
                                              "images; 0 turns it off", min=0)
     ema_decay: float = _f(0.0, "keep an exponential moving average of G's weights and batch-norm statistics with this "
                                "decay, e.g. 0.999 (Karras et al. 2018; Yazici et al. 2019); grids, samples and "
                                "metrics then use it (--generator raw: the trained weights); 0 turns it off",
                           min=0, max=0.99999)
-    n_fixed: Optional[int] = _f(None, "size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1, max=1024)
+    n_fixed: Optional[int] = _f(None, fallback=64, help="size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1, max=1024)
     fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))
     holdout: float = _f(0.1, "folder:PATH without train/ and test/ sub-folders: the share of each class held out as "
                              "its test split (chosen by file path, never seen by the GAN)", min=0, max=0.9)
@@ -105,12 +110,31 @@ class Config:
             for name, value in preset.items():
                 if values[name] is None and callable(value) == dependent:
                     values[name] = value(values) if dependent else value
-        for name, value in FALLBACKS.items():
-            if values[name] is None:
-                values[name] = value
+        for f in fields(self):
+            if values[f.name] is None and "fallback" in f.metadata:
+                values[f.name] = f.metadata["fallback"]
         cfg = Config(**values)
         cfg.validate()
+        check_registered(cfg)
         return cfg
+
+    def sources(self, given: dict[str, str]) -> dict[str, str]:
+        """Where each field of ``self.resolved()`` comes from: ``given[name]`` for the fields the
+        user set (e.g. "flag", "TOML"), else "preset", "fallback" or "default"."""
+        from gankit.models import MODELS
+
+        preset = MODELS[self.model].preset
+        out = {}
+        for f in fields(self):
+            if f.name in given:
+                out[f.name] = given[f.name]
+            elif getattr(self, f.name) is None and f.name in preset:
+                out[f.name] = "preset"
+            elif getattr(self, f.name) is None and "fallback" in f.metadata:
+                out[f.name] = "fallback"
+            else:
+                out[f.name] = "default"
+        return out
 
     def validate(self) -> None:
         """Check every set field against its declared choices and range; one-line errors."""
@@ -147,14 +171,20 @@ class Config:
         return cls(**coerce_fields(values, source))
 
 
-# Used when neither the user nor the model's preset sets a field.
-FALLBACKS: dict[str, Any] = dict(
-    image_size=32, z_dim=100, epochs=5, batch_size=64, z_prior="normal", ngf=32, ndf=32, optimizer="adam",
-    lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), loss="bce", n_critic=1, clip=0.0, gp_lambda=0.0,
-    init="dcgan", n_fixed=64, mismatch=0.0, mode_seeking=0.0,
-)
-
 FIELDS = {f.name: f for f in fields(Config)}
+
+
+def check_registered(cfg: Config) -> None:
+    """The optimizer, loss and init named by ``cfg`` exist in their registries (the one list of
+    each; torch-heavy modules, so checked here rather than as choices in the field)."""
+    from gankit.losses import LOSSES
+    from gankit.models.init import INITS
+    from gankit.training.optim import OPTIMIZERS
+
+    for name, registry in (("optimizer", OPTIMIZERS), ("loss", LOSSES), ("init", INITS)):
+        value = getattr(cfg, name)
+        if value not in registry:
+            raise GankitError(f"--{name} {value!r} is not one of {', '.join(registry.names())}")
 
 
 def parse_value(name: str, raw: Any, source: str = "config") -> Any:

@@ -14,7 +14,7 @@ import torch
 
 from gankit import GankitError
 from gankit.cli import main
-from gankit.experiments import sweep as sweep_module
+from gankit.experiments import variant as variant_module
 from gankit.experiments.report import SECTIONS, write_report
 from gankit.experiments.spec import load_sweep, parse_sweep, shipped_ids
 from gankit.experiments.sweep import run_sweep
@@ -295,7 +295,7 @@ def test_a_folder_without_a_checkpoint_is_started_again(sweep_file, tmp_path):
     folder = tmp_path / "s" / variant.name
     folder.mkdir(parents=True)
     (folder / "metrics.jsonl").write_text('{"step": 1}\n')  # killed before its first checkpoint
-    assert sweep_module.run_variant(variant, folder, progress=False) == "trained"
+    assert variant_module.run_variant(variant, folder, progress=False) == "trained"
     assert torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["step"] == 8
 
 
@@ -354,14 +354,14 @@ def test_class_grid_rows_are_noise_and_columns_are_classes(tmp_path):
 def test_a_diverging_variant_is_reported_and_the_sweep_goes_on(sweep_file, tmp_path, monkeypatch):
     from gankit.training.loop import NonFiniteLoss
 
-    real = sweep_module.run_variant
+    real = variant_module.run_variant
 
     def diverge_first(variant, folder, progress):
         if variant.name.startswith("model-dcgan"):
             raise NonFiniteLoss("loss_d became nan at step 5 (epoch 1)")
         return real(variant, folder, progress)
 
-    monkeypatch.setattr(sweep_module, "run_variant", diverge_first)
+    monkeypatch.setattr(variant_module, "run_variant", diverge_first)
     root, results = run_sweep(load_sweep(str(sweep_file)), out=str(tmp_path / "s"))
     assert results[0].status.startswith("diverged: loss_d became nan at step 5")
     assert [r.status for r in results[1:]] == ["trained"] * 3 and (root / "report.html").exists()

@@ -5,10 +5,10 @@
     >>> images = run.sample(64, label=None)       # uint8 (64, 1, 32, 32)
     >>> run = gankit.load(run.dir)                # a saved run, ready to sample
 """
+from gankit._version import __version__
 from gankit.config import Config
 from gankit.errors import GankitError
 
-__version__ = "0.1.0"
 __all__ = ["Config", "GankitError", "Run", "load", "resume", "train", "__version__"]
 
 

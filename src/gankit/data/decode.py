@@ -14,6 +14,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from gankit.cache import cache_root
 from gankit.errors import GankitError
 from gankit.training.atomic import atomic_torch_save
 
@@ -85,7 +86,7 @@ def decode_all(source: SafeDecode, on_bad_image: str = "skip") -> tuple[torch.Te
 
 def cache_dir() -> Path:
     """Where decoded sets are kept: $GANKIT_CACHE or ~/.cache/gankit/prepared."""
-    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "prepared"
+    return cache_root() / "prepared"
 
 
 def cached_decode(key: str, source: SafeDecode, on_bad_image: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from gankit.errors import GankitError
 from gankit.experiments.spec import SweepSpec, Variant
-from gankit.experiments.sweep import VariantResult, stopped, train_and_finish
+from gankit.experiments.variant import VariantResult, stopped, train_and_finish
 from gankit.training.signals import StopFlag, stop_on_signals
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from gankit._version import __version__
 from gankit.errors import GankitError
 from gankit.experiments import figures
 from gankit.plots import read_metrics
@@ -144,8 +145,6 @@ def html_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def header(report: Report) -> str:
-    from gankit import __version__
-
     parts = [f"<h1>{esc(report.title)}</h1>"]
     if report.about:
         parts.append(f"<p>{esc(report.about)}</p>")

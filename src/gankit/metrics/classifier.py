@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gankit.cache import cache_root
 from gankit.errors import GankitError
 from gankit.training.atomic import atomic_torch_save
 
@@ -77,7 +77,7 @@ class TrainedClassifier:
 
 
 def classifier_dir() -> Path:
-    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit")) / "classifiers"
+    return cache_root() / "classifiers"
 
 
 def lift_background(x: torch.Tensor, gen: torch.Generator, max_lift: float = 0.4) -> torch.Tensor:

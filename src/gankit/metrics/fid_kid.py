@@ -26,7 +26,8 @@ from numpy.typing import ArrayLike
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.inception import cache_root, package_version
+from gankit.cache import cache_root
+from gankit.metrics.inception import package_version
 from gankit.training.atomic import atomic_torch_save
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,6 @@ import importlib.util
 import json
 import logging
 import math
-import os
 import time
 import warnings
 from functools import lru_cache
@@ -35,7 +34,9 @@ from typing import Optional
 import torch
 from torch import nn
 
+from gankit.cache import cache_root
 from gankit.errors import GankitError
+from gankit.metrics.inception_backends import check_images, make_backend, preprocess, trunk
 from gankit.training.atomic import atomic_torch_save, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,6 @@ INPUT_SIZE = 299
 NUM_FEATURES = 2048
 NUM_CONVS = 94
 TOLERANCE = 1e-4  # max |feature difference| the converted network may show against the TorchScript
-
-
-def cache_root() -> Path:
-    """$GANKIT_CACHE, else ~/.cache/gankit."""
-    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
 
 
 def weights_dir() -> Path:
@@ -158,15 +154,6 @@ def convert_state_dict(script: torch.jit.ScriptModule) -> dict[str, torch.Tensor
     if missing or len(state) != len(layout):
         raise GankitError(f"converted state dict lacks {sorted(missing)[:3]}")
     return {key: state[key] for key in layout}  # pt_inception's key order
-
-
-def check_images(n: int = 4, seed: int = 0) -> torch.Tensor:
-    """Fixed uint8 test images (n, 3, 299, 299): half pixel noise, half blocky low-frequency noise."""
-    gen = torch.Generator().manual_seed(seed)
-    fine = torch.randint(0, 256, (n - n // 2, 3, INPUT_SIZE, INPUT_SIZE), dtype=torch.uint8, generator=gen)
-    coarse = torch.randint(0, 256, (n // 2, 3, 13, 13), dtype=torch.uint8, generator=gen)
-    coarse = nn.functional.interpolate(coarse, size=(INPUT_SIZE, INPUT_SIZE), mode="nearest")
-    return torch.cat([fine, coarse])
 
 
 def torchscript_features(script: torch.jit.ScriptModule, images: torch.Tensor) -> torch.Tensor:
@@ -295,8 +282,6 @@ class InceptionFeatures(nn.Module):
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError:
             raise GankitError("Inception features need torch-fidelity: pip install torch-fidelity") from None
-        from gankit.metrics.inception_backends import make_backend, trunk
-
         self.weights_path = Path(weights) if weights is not None else inception_weights_path()
         self.weights_sha256 = sha256_file(self.weights_path)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -320,8 +305,6 @@ class InceptionFeatures(nn.Module):
         return super().train(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        from gankit.metrics.inception_backends import preprocess
-
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] not in (1, 3):
             raise GankitError(f"Inception features need uint8 images (N, 3 or 1, H, W), got {images.dtype} "
                               f"{tuple(images.shape)}")

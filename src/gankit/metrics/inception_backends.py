@@ -39,6 +39,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from gankit.cache import cache_root
 from gankit.errors import GankitError
 from gankit.metrics.inception_runtimes import RUNTIMES, receive, send
 from gankit.registry import Registry
@@ -59,6 +60,15 @@ BACKENDS: Registry[BackendFactory] = Registry("Inception backend")
 
 
 # --- the shared preprocessing -------------------------------------------------------------------
+def check_images(n: int = 4, seed: int = 0) -> torch.Tensor:
+    """Fixed uint8 test images (n, 3, 299, 299): half pixel noise, half blocky low-frequency noise."""
+    gen = torch.Generator().manual_seed(seed)
+    fine = torch.randint(0, 256, (n - n // 2, 3, INPUT_SIZE, INPUT_SIZE), dtype=torch.uint8, generator=gen)
+    coarse = torch.randint(0, 256, (n // 2, 3, 13, 13), dtype=torch.uint8, generator=gen)
+    coarse = nn.functional.interpolate(coarse, size=(INPUT_SIZE, INPUT_SIZE), mode="nearest")
+    return torch.cat([fine, coarse])
+
+
 def tf1_resize(x: Tensor, size: int = INPUT_SIZE) -> Tensor:
     """TensorFlow 1.x bilinear resize (``align_corners=False``) of float (N, C, H, W) to
     (N, C, size, size), bit-exact to torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``
@@ -151,8 +161,6 @@ class WorkerBackend(Backend):
     def verify(self, net: nn.Module, folder: Path) -> dict:
         """Start a worker on the model just converted into ``folder`` and compare it with torch
         on fixed inputs; the worker is kept if the model passes."""
-        from gankit.metrics.inception import check_images
-
         self.worker = Worker(self.name, folder / self.suffix)
         x = preprocess(check_images())
         with torch.no_grad():
@@ -322,8 +330,6 @@ def make_backend(net: nn.Module, weights_sha256: str, device: torch.device, requ
 
 def converted_dir(backend: str, version: str, weights_sha256: str) -> Path:
     """The cache folder of one converted trunk: backend, its version and the weights it came from."""
-    from gankit.metrics.inception import cache_root
-
     return cache_root() / "inception" / f"{backend}-{version}-{weights_sha256[:16]}"
 
 

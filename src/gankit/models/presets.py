@@ -60,10 +60,11 @@ MODELS.add("cdcgan", ModelSpec(
            "term (Mao et al. 2019) and a matching-aware D (Reed et al. 2016)",
     description="conditional DCGAN: label branches concatenated in both networks. The practical's plain recipe "
                 "(--mode-seeking 0 --mismatch 0) ignores z at step 1,000 — every row of the class grid alike, "
-                "intra-class feature diversity 0.47, label accuracy 0.69; --mode-seeking 1 --mismatch 0.5 (the "
-                "default): 0.95 and 0.97, 10/10 classes",
+                "intra-class feature diversity 0.47, label accuracy 0.69; --mode-seeking 0.5 --mismatch 0.5 (the "
+                "default), seeds 0/1/2: label accuracy 0.974/0.966/0.962, diversity 0.94/0.96/0.97, 10/10 classes "
+                "(mode-seeking 1 gave 0.972/0.955/0.928)",
     preset=dict(RADFORD_ADAM, image_size=32, batch_size=64, epochs=5, n_fixed=10, ngf=128, ndf=64, loss="bce",
-                mode_seeking=1.0, mismatch=0.5),
+                mode_seeking=0.5, mismatch=0.5),
 ))
 MODELS.add("wgan", ModelSpec(
     build=build_dcgan, sizes=CONV_SIZES, source="Arjovsky et al. 2017",

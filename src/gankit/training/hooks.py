@@ -6,7 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from gankit.training.checkpoint import save_checkpoint
+from gankit.sampling import Run
+from gankit.training.checkpoint import read_checkpoint, save_checkpoint
 
 
 class Hook:
@@ -151,7 +152,6 @@ class EvalMonitor(Hook):
         import torch
 
         from gankit.metrics.evaluate import evaluate
-        from gankit.run import Run
 
         metrics = [m.strip() for m in cfg.eval_metrics.split(",") if m.strip()]
         with torch.random.fork_rng(devices=[]):
@@ -193,8 +193,6 @@ class BestCheckpoint:
 
     def on_train_start(self, trainer) -> None:
         if self.path.exists():
-            from gankit.training.checkpoint import read_checkpoint
-
             self.value = read_checkpoint(self.path)["best"]["value"]
 
     def consider(self, trainer, row: dict) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from gankit._version import __version__
 from gankit.errors import GankitError
 from gankit.training.atomic import atomic_write_text
 
@@ -90,8 +91,6 @@ def git_commit() -> str | None:
 def write_config_json(run: RunDir, cfg_dict: dict, data_info: dict) -> None:
     """``config.json``: the resolved config, the data it saw, versions and the git commit."""
     import torchvision
-
-    from gankit import __version__
 
     doc = dict(config=cfg_dict, data=data_info, versions=dict(
         gankit=__version__, torch=torch.__version__, torchvision=torchvision.__version__,

@@ -12,6 +12,7 @@ import torch
 from gankit.config import Config
 from gankit.data import check_same_split, load_run_data
 from gankit.errors import GankitError, first_line
+from gankit.sampling import Run
 from gankit.training import hooks as H
 from gankit.training.atomic import remove_temporaries
 from gankit.training.checkpoint import read_checkpoint
@@ -121,8 +122,6 @@ def execute(run: RunDir, trainer: GANTrainer, data, progress: bool, hooks: Seque
 def train(config: Config, progress: bool = False, hooks: Sequence[H.Hook] = (), stop: Optional[StopFlag] = None):
     """Train a new run from ``config``; returns the ``Run`` (its ``stopped`` says why it ended).
     ``hooks`` and ``stop``: extra hooks and the flag they may set to end the run early."""
-    from gankit.run import Run
-
     cfg = config.resolved()
     world, device = join_world(cfg.device)
     cfg.out = world.broadcast(str(cfg.out or default_out(cfg.model, cfg.data)))  # rank 0's clock names it
@@ -136,8 +135,6 @@ def train(config: Config, progress: bool = False, hooks: Sequence[H.Hook] = (), 
 def resume(directory: str | Path, epochs: Optional[int] = None, max_steps: Optional[int] = None,
            progress: bool = False):
     """Continue a run from ``checkpoints/last.pt`` exactly; ``epochs`` sets a new total."""
-    from gankit.run import Run
-
     run = RunDir(Path(directory))
     state = read_checkpoint(run.checkpoint)
     cfg = Config.from_dict(state["config"], str(run.checkpoint))

@@ -379,8 +379,11 @@ def test_a_sweep_spread_over_two_devices_trains_every_variant_once(sweep_file, t
         if folder.is_dir() and folder.name != "autoencoder":
             a, b = read_checkpoint(side_by_side / folder.name), read_checkpoint(folder)
             assert a["step"] == b["step"] == 8
+            assert a["generator"].keys() == b["generator"].keys()
             for key, value in b["generator"].items():
-                assert torch.allclose(a["generator"][key].float(), value.float(), rtol=1e-3, atol=1e-4), key
+                # Float noise between processes can flip the sign of a tiny gradient; Adam then moves
+                # that weight by up to lr = 2e-4 a step the other way: 8 steps bound the drift by 3.2e-3.
+                assert torch.allclose(a["generator"][key].float(), value.float(), rtol=1e-3, atol=3.2e-3), key
     capsys.readouterr()
     assert main(["sweep", str(sweep_file), "--out", str(side_by_side), "--devices", "cpu,cpu", "-q"]) == 0
     assert capsys.readouterr().err.count(": skipped") == 4

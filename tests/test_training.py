@@ -326,3 +326,15 @@ def test_channels_last_leaves_the_losses_unchanged():
         runs.append(torch.stack([trainer.train_step(next(batches)) for _ in range(10)]))
     assert runs[0][0, 0] != 0 and GANTrainer(cfg, data, torch.device("cpu")).memory_format == torch.channels_last
     torch.testing.assert_close(runs[0], runs[1], rtol=1e-3, atol=1e-4)
+
+
+def test_the_jsonl_reader_skips_a_torn_last_line(tmp_path):
+    from gankit.jsonl import read_jsonl
+    from gankit.training.run_dir import truncate_metrics
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 10, "loss_d": 1.0}\n{"step": 20}\n[1, 2]\n{"step": 30, "lo')
+    assert read_jsonl(log) == [{"step": 10, "loss_d": 1.0}, {"step": 20}]
+    assert read_jsonl(tmp_path / "missing.jsonl") == []
+    truncate_metrics(log, 10)
+    assert log.read_text() == '{"step": 10, "loss_d": 1.0}\n'

@@ -2,12 +2,12 @@
 plot (matplotlib, headless). Every file is written atomically."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import torch
 
+from gankit.jsonl import read_jsonl
 from gankit.training.atomic import atomic_path
 
 
@@ -70,15 +70,8 @@ def points_figure(points: torch.Tensor, real: Optional[torch.Tensor], title: str
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """Rows of a ``metrics.jsonl`` (a torn last line, from a kill, is ignored)."""
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return rows
+    """Rows of a ``metrics.jsonl`` or ``eval_history.jsonl`` (``gankit.jsonl.read_jsonl``)."""
+    return read_jsonl(path)
 
 
 def epoch_means(rows: list[dict], key: str) -> tuple[list[float], list[float]]:

@@ -4,12 +4,12 @@ The run is an ordinary gankit run (its own directory, eval_history.jsonl holds t
 hook stops once the criterion holds."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
 from gankit.config import Config
+from gankit.jsonl import read_jsonl
 from gankit.training import hooks as H
 
 
@@ -23,8 +23,8 @@ class StopAtQuality(H.Hook):
     def on_log(self, trainer, row: dict) -> None:
         if self.reached or not self.history.exists():
             return
-        lines = self.history.read_text().splitlines()
-        last = json.loads(lines[-1]) if lines else {}
+        rows = read_jsonl(self.history)
+        last = rows[-1] if rows else {}
         if last.get("step") == trainer.step and last.get("classes_covered") == last.get("classes_total") \
                 and last.get("class_kl", 1e9) <= self.max_kl:
             self.reached = dict(last, wall_s=round(time.perf_counter() - self.started, 1),
@@ -49,7 +49,7 @@ def time_to_quality(out: str, data: str = "mnist", data_dir: Optional[str] = Non
     from gankit.training.runner import train
 
     run = train(cfg, hooks=[watcher], stop=stop)
-    curve = [json.loads(line) for line in (run.dir / "eval_history.jsonl").read_text().splitlines()]
+    curve = read_jsonl(run.dir / "eval_history.jsonl")
     result = dict(reached=watcher.reached, curve=[(r["step"], round(r["classifier_fid"], 1), r["classes_covered"],
                                                    round(r["class_kl"], 4)) for r in curve])
     if watcher.reached:

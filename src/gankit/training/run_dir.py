@@ -14,6 +14,7 @@ import torch
 
 from gankit._version import __version__
 from gankit.errors import GankitError
+from gankit.jsonl import read_jsonl
 from gankit.training.atomic import atomic_write_text
 
 
@@ -103,11 +104,5 @@ def truncate_metrics(path: Path, step: int) -> None:
     between checkpoints), so the resumed log has no duplicated steps."""
     if not path.exists():
         return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= step:
-                keep.append(line)
-        except (json.JSONDecodeError, KeyError, TypeError):
-            pass  # a torn last line
-    atomic_write_text("".join(l + "\n" for l in keep), path)
+    keep = [row for row in read_jsonl(path) if isinstance(row.get("step"), int) and row["step"] <= step]
+    atomic_write_text("".join(json.dumps(row) + "\n" for row in keep), path)

@@ -45,7 +45,7 @@ def write_sample_folder(run, images: torch.Tensor, labels: torch.Tensor, out: Pa
             (tmp / folder).mkdir(parents=True, exist_ok=True)
             array = image.permute(1, 2, 0).numpy()
             Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(tmp / folder / f"{counts[folder]:06d}.png")
-        manifest = dict(run=str(run.dir), step=run_step(run), generator=run.generator_kind, checkpoint=run.checkpoint,
+        manifest = dict(run=str(run.dir), step=run.step, generator=run.generator_kind, checkpoint=run.checkpoint,
                         seed=seed, n=len(images), labelled=UNLABELLED not in counts, counts=counts)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
@@ -56,11 +56,3 @@ def write_sample_folder(run, images: torch.Tensor, labels: torch.Tensor, out: Pa
         raise
     return manifest
 
-
-def run_step(run):
-    from gankit.training.checkpoint import read_checkpoint
-
-    try:
-        return int(read_checkpoint(run.checkpoint_path)["step"])
-    except GankitError:
-        return None

@@ -39,6 +39,7 @@ class Run:
     generator_kind: str = "raw"  # which weights sample: "raw" (the trained G) or "ema" (their moving average)
     checkpoint: str = "last"  # which checkpoint they come from: "last", or "best" (at the best monitored metric)
     data_info: dict = field(default_factory=dict)  # what the networks were trained on (see ``runner.data_info``)
+    step: Optional[int] = None  # the generator steps behind these weights
 
     @property
     def checkpoint_path(self) -> Path:
@@ -50,7 +51,8 @@ class Run:
         (put in eval mode: the caller puts ``trainer.G`` back in train mode to go on training)."""
         net = trainer.sampler.eval()
         return cls(Path(directory), trainer.cfg, net, trainer.shape, data_info["class_names"], data_info["class_ids"],
-                   stopped=stopped, generator_kind="raw" if net is trainer.G else "ema", data_info=data_info)
+                   stopped=stopped, generator_kind="raw" if net is trainer.G else "ema", data_info=data_info,
+                   step=trainer.step)
 
     @property
     def conditional(self) -> bool:
@@ -174,4 +176,4 @@ def load(directory: str | Path, device: str = "auto", generator: Optional[str] =
     load_weights(net, state["generator_ema" if kind == "ema" else "generator"], "generator", directory)
     net.to(resolve_device(device)).eval()
     return Run(Path(directory), cfg, net, shape, info["class_names"], info["class_ids"], generator_kind=kind,
-               checkpoint=checkpoint, data_info=info)
+               checkpoint=checkpoint, data_info=info, step=int(state["step"]))

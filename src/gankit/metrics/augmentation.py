@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -104,12 +105,10 @@ def paired_interval(diffs: Sequence[float]) -> tuple[float, float, float]:
     """(mean, low, high) of the 95 % t-interval of paired differences (NaN bounds for one seed)."""
     from scipy import stats
 
-    n = len(diffs)
-    mean = sum(diffs) / n
+    n, mean = len(diffs), statistics.fmean(diffs)
     if n < 2:
         return mean, math.nan, math.nan
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    half = float(stats.t.ppf(0.975, n - 1)) * statistics.stdev(diffs) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -146,7 +145,8 @@ def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_cl
                               / len(test_y)))
             per_class.append(pcs)
             epochs.append(net.chosen_epoch)
-        results[cond.name] = dict(accuracy=accs, mean=sum(accs) / len(accs), std=_std(accs), epochs=epochs,
+        results[cond.name] = dict(accuracy=accs, mean=statistics.fmean(accs),
+                                  std=statistics.stdev(accs) if len(accs) > 1 else 0.0, epochs=epochs,
                                   n_train=len(torch.cat(parts_y)),
                                   per_class=[sum(p[c] for p in per_class) / len(per_class) for c in range(num_classes)])
         say(f"{cond.name:32s} {results[cond.name]['mean']:.4f} ± {results[cond.name]['std']:.4f}")
@@ -154,13 +154,6 @@ def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_cl
     for name, res in results.items():
         res["diff_mean"], res["diff_low"], res["diff_high"] = paired_interval([a - b for a, b in zip(res["accuracy"], base)])
     return results
-
-
-def _std(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequence[int] = (0, 1, 2),

@@ -312,7 +312,7 @@ def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_r
     doc = dict(metrics={k: _plain(v) for k, v in values.items()}, seconds=seconds,
                provenance=dict(n=len(ev.fakes[0]), n_real=len(ev.reals) if "reals" in vars(ev) else None,
                                reference_split=reference, data=run.config.data, image_size=run.config.image_size,
-                               seed=seed, step=_step(run), generator=run.generator_kind,
+                               seed=seed, step=run.step, generator=run.generator_kind,
                                checkpoint=run.checkpoint))
     if out_name:
         from gankit.training.atomic import atomic_write_text
@@ -326,10 +326,3 @@ def _plain(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _step(run) -> Optional[int]:
-    try:
-        from gankit.training.checkpoint import read_checkpoint
-
-        return int(read_checkpoint(run.checkpoint_path)["step"])
-    except GankitError:
-        return None

@@ -9,13 +9,14 @@ import gankit
 from gankit import Config, GankitError
 from gankit.cli import main
 from gankit.training.checkpoint import read_checkpoint
+from gankit.training.ema import ramped_decay
 from gankit.training.runner import prepare
 
 TINY = dict(data="digits", ngf=8, ndf=8, batch_size=32, device="cpu")
 
 
 def test_the_average_follows_g_and_leaves_training_alone():
-    cfg = Config(model="dcgan", ema_decay=0.9, **TINY).resolved()
+    cfg = Config(model="dcgan", ema_decay=0.9, ema_rampup=0, **TINY).resolved()
     trainer, _ = prepare(cfg)
     plain, _ = prepare(Config(model="dcgan", **TINY).resolved())
     batches = trainer.epoch_batches()
@@ -34,6 +35,34 @@ def test_the_average_follows_g_and_leaves_training_alone():
     assert all(torch.equal(a, b) for a, b in zip(trainer.G.parameters(), plain.G.parameters()))
     assert not torch.equal(trainer.fixed_samples(), plain.fixed_samples())  # the grid shows the average
     assert trainer.G.training and not trainer.G_ema.module.training
+
+
+@pytest.mark.parametrize("steps, half_life", [(1, 0.05), (20, 1.0), (200, 10.0), (20_000, 692.8)])
+def test_the_average_ramps_up_to_its_decay(steps, half_life):
+    # rampup 0.05: the half-life is 5 % of the steps taken (1 step at step 20, 10 at step 200)
+    # until it reaches 0.999's own (692.8 steps) at step 13,863
+    assert ramped_decay(0.999, 0.05, steps) == pytest.approx(0.5 ** (1 / half_life), rel=1e-4)
+    assert ramped_decay(0.999, 0.0, steps) == pytest.approx(0.999)
+
+
+def test_a_short_run_averages_recent_weights_not_the_untrained_g():
+    """At step 200 a ramped average sits within a few steps of G; a plain 0.999 one is still
+    mostly the weights of the first step."""
+    def distance_after(rampup: float) -> float:
+        trainer, _ = prepare(Config(model="dcgan", ema_decay=0.999, ema_rampup=rampup, **TINY).resolved())
+        batches = trainer.epoch_batches()
+        start = [p.detach().clone() for p in trainer.G.parameters()]
+        for _ in range(200):
+            try:
+                trainer.train_step(next(batches))
+            except StopIteration:
+                batches = trainer.epoch_batches()
+        with torch.no_grad():
+            moved = sum((p - s).norm() for p, s in zip(trainer.G.parameters(), start))
+            gap = sum((a - p).norm() for a, p in zip(trainer.G_ema.module.parameters(), trainer.G.parameters()))
+        return float(gap / moved)
+
+    assert distance_after(0.05) < 0.3 < 0.6 < distance_after(0.0)
 
 
 def test_runs_sample_with_the_average_unless_told_raw(tmp_path):

@@ -112,7 +112,7 @@ def test_a_stop_request_saves_a_checkpoint_and_resumes_exactly(tmp_path):
 
     cfg = Config(model="dcgan", epochs=2, out=str(tmp_path / "stopped"), log_every=5, **TINY).resolved()
     from gankit.training.runner import make_hooks, prepare
-    from gankit.training.run_dir import create_run_dir
+    from gankit.run_dir import create_run_dir
 
     trainer, data = prepare(cfg)
     run = create_run_dir(cfg.out)
@@ -167,7 +167,7 @@ def test_nan_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tm
 
     cfg = Config(model="dcgan", epochs=3, out=str(tmp_path / "run"), log_every=4, **TINY).resolved()
     from gankit.training.runner import make_hooks, prepare
-    from gankit.training.run_dir import create_run_dir
+    from gankit.run_dir import create_run_dir
 
     trainer, data = prepare(cfg)
     run = create_run_dir(cfg.out)
@@ -330,7 +330,7 @@ def test_channels_last_leaves_the_losses_unchanged():
 
 def test_the_jsonl_reader_skips_a_torn_last_line(tmp_path):
     from gankit.jsonl import read_jsonl
-    from gankit.training.run_dir import truncate_metrics
+    from gankit.run_dir import truncate_metrics
 
     log = tmp_path / "metrics.jsonl"
     log.write_text('{"step": 10, "loss_d": 1.0}\n{"step": 20}\n[1, 2]\n{"step": 30, "lo')

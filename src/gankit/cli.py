@@ -134,7 +134,7 @@ def save_samples(samples, labels, out: Path, nrow: int) -> None:
     import numpy as np
 
     from gankit.plots import save_image_grid, save_points
-    from gankit.training.atomic import atomic_path
+    from gankit.atomic import atomic_path
 
     if out.suffix == ".npz":
         with atomic_path(out) as tmp:
@@ -284,7 +284,7 @@ def cmd_bench(args) -> int:
     for precision in precisions:
         Config(precision=precision).validate()  # the choices of Config.precision, as a one-line error
     if args.device == "cuda":
-        from gankit.training.distributed import resolve_device
+        from gankit.device import resolve_device
 
         resolve_device("cuda")
     say = lambda line: print(line, flush=True)  # noqa: E731
@@ -309,7 +309,7 @@ def cmd_bench(args) -> int:
         from gankit.bench.quality import time_to_quality
 
         out = args.out or f"runs/bench-time-to-quality-{time.strftime('%Y%m%d-%H%M%S')}"
-        time_to_quality(out, args.data, args.data_dir, say=say, lr=args.quality_lr)
+        time_to_quality(out, args.data, args.data_dir, say=say, lr=args.quality_lr, model=args.quality_model)
     if args.memory_epochs:
         import tempfile
 
@@ -475,10 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time dcgan at 32/64/128 px and batch 32-512 (images/s, GFLOP/s, peak RSS) and eval "
                         "per 1,000 samples; writes scaling.json and scaling.png into --out")
     p.add_argument("--time-to-quality", action="store_true",
-                   help="also train dcgan 32 px until 10/10 classes with class KL <= 0.02 (domain classifier); "
+                   help="also train --quality-model until 10/10 classes with class KL <= 0.02 (domain classifier); "
                         "use --models '' for this alone")
+    p.add_argument("--quality-model", default="dcgan", metavar="NAME",
+                   help="the model of the time-to-quality run, at its preset (default dcgan, 32 px)")
     p.add_argument("--quality-lr", type=float, metavar="LR",
-                   help="learning rate of both networks in the time-to-quality run (default: dcgan's 2e-4)")
+                   help="learning rate of both networks in the time-to-quality run (default: the model's preset)")
     p.add_argument("--out", help="folder of the time-to-quality run or of the --scaling results "
                                  "(default runs/bench-time-to-quality-TIME, runs/bench-scaling-TIME)")
     p.add_argument("--memory-epochs", type=int, default=0, metavar="N",

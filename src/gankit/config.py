@@ -74,6 +74,9 @@ class Config:
                                "decay, e.g. 0.999 (Karras et al. 2018; Yazici et al. 2019); grids, samples and "
                                "metrics then use it (--generator raw: the trained weights); 0 turns it off",
                           min=0, max=0.99999)
+    ema_rampup: float = _f(0.05, "with --ema-decay: the average's half-life is at most this share of the steps "
+                                 "taken so far (StyleGAN2-ADA's ema_rampup), so that short runs do not average in "
+                                 "the untrained G; 0 keeps --ema-decay from the first step", min=0, max=1)
     n_fixed: Optional[int] = _f(None, fallback=64, help="size of the fixed noise batch whose grid is saved every epoch (conditional: per class)", min=1, max=1024)
     fit: str = _f("auto", "how 28 px data meets another size: pad, resize, or auto (pad by up to 4 px, else resize)", choices=("auto", "pad", "resize"))
     holdout: float = _f(0.1, "folder:PATH without train/ and test/ sub-folders: the share of each class held out as "

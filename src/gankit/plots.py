@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 
 from gankit.jsonl import read_jsonl
-from gankit.training.atomic import atomic_path
+from gankit.atomic import atomic_path
 
 
 def save_image_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:

@@ -14,7 +14,8 @@ from gankit.errors import GankitError
 from gankit.models import MODELS, DataShape, build_models
 from gankit.noise import sample_noise
 from gankit.training.checkpoint import load_weights, read_checkpoint
-from gankit.training.distributed import resolve_device
+from gankit.device import resolve_device
+from gankit.run_dir import RunDir
 
 __all__ = ["CHECKPOINTS", "GENERATORS", "Run", "load", "to_uint8"]
 
@@ -43,7 +44,7 @@ class Run:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.dir / "checkpoints" / f"{self.checkpoint}.pt"
+        return RunDir(self.dir).checkpoint_named(self.checkpoint)
 
     @classmethod
     def from_trainer(cls, directory: Path, trainer, data_info: dict, stopped: str = "done") -> "Run":
@@ -156,8 +157,8 @@ def load(directory: str | Path, device: str = "auto", generator: Optional[str] =
         raise GankitError(f"--generator {generator!r} is not one of {', '.join(GENERATORS)}")
     if checkpoint not in CHECKPOINTS:
         raise GankitError(f"--checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINTS)}")
-    path = Path(directory) / "checkpoints" / f"{checkpoint}.pt"
-    if checkpoint == "best" and not path.exists() and (Path(directory) / "checkpoints" / "last.pt").exists():
+    path = RunDir(Path(directory)).checkpoint_named(checkpoint)
+    if checkpoint == "best" and not path.exists() and RunDir(Path(directory)).checkpoint.exists():
         raise GankitError(f"{directory} has no checkpoints/best.pt: it is kept by runs trained with --eval-every N "
                           "or --eval-every-steps N; use --checkpoint last")
     state = read_checkpoint(path)

@@ -46,7 +46,7 @@ def build(job: Job):
     """The resolved config, data and trainer of a job (the trainer's networks serve both loops)."""
     from gankit.config import Config
     from gankit.data import load_run_data
-    from gankit.training.distributed import resolve_device
+    from gankit.device import resolve_device
     from gankit.training.trainer import GANTrainer
 
     cfg = Config(**{**BENCH_MODELS[job.name], **job.extra}, data=job.data, data_dir=job.data_dir,

@@ -10,7 +10,9 @@ from typing import Callable, Optional
 
 from gankit.config import Config
 from gankit.jsonl import read_jsonl
+from gankit.metrics.quality_bar import MAX_CLASS_KL, reaches_quality
 from gankit.training import hooks as H
+from gankit.run_dir import RunDir
 
 
 class StopAtQuality(H.Hook):
@@ -25,31 +27,30 @@ class StopAtQuality(H.Hook):
             return
         rows = read_jsonl(self.history)
         last = rows[-1] if rows else {}
-        if last.get("step") == trainer.step and last.get("classes_covered") == last.get("classes_total") \
-                and last.get("class_kl", 1e9) <= self.max_kl:
+        if last.get("step") == trainer.step and reaches_quality(last, self.max_kl):
             self.reached = dict(last, wall_s=round(time.perf_counter() - self.started, 1),
                                 train_s=round(trainer.train_seconds, 1))
             self.stop.reason = "quality reached"
 
 
-def time_to_quality(out: str, data: str = "mnist", data_dir: Optional[str] = None, max_kl: float = 0.02,
+def time_to_quality(out: str, data: str = "mnist", data_dir: Optional[str] = None, max_kl: float = MAX_CLASS_KL,
                     every: int = 100, max_steps: int = 20_000, say: Callable[[str], None] = print,
-                    lr: Optional[float] = None) -> dict:
-    """Train ``dcgan`` 32 px with its defaults (or learning rate ``lr`` for both networks) until the
+                    lr: Optional[float] = None, model: str = "dcgan") -> dict:
+    """Train ``model`` (32 px) with its preset (or learning rate ``lr`` for both networks) until the
     criterion holds; returns the step, the wall time (evaluations included) and the training time
     at that point, and the classifier-FID curve."""
     from gankit.metrics.classifier import domain_classifier
     from gankit.training.signals import StopFlag
 
-    cfg = Config(model="dcgan", data=data, data_dir=data_dir, max_steps=max_steps, epochs=100, eval_every_steps=every,
+    cfg = Config(model=model, data=data, data_dir=data_dir, max_steps=max_steps, epochs=100, eval_every_steps=every,
                  eval_metrics="classifier", eval_n=2000, lr_g=lr, lr_d=lr, out=out).resolved()
     domain_classifier(cfg.data, cfg.data_dir)  # trained (or loaded) before the clock starts
     stop = StopFlag()
-    watcher = StopAtQuality(Path(out) / "eval_history.jsonl", stop, max_kl, time.perf_counter())
+    watcher = StopAtQuality(RunDir(Path(out)).eval_history, stop, max_kl, time.perf_counter())
     from gankit.training.runner import train
 
     run = train(cfg, hooks=[watcher], stop=stop)
-    curve = read_jsonl(run.dir / "eval_history.jsonl")
+    curve = read_jsonl(RunDir(run.dir).eval_history)
     result = dict(reached=watcher.reached, curve=[(r["step"], round(r["classifier_fid"], 1), r["classes_covered"],
                                                    round(r["class_kl"], 4)) for r in curve])
     if watcher.reached:

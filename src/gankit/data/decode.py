@@ -16,7 +16,7 @@ from torchvision.transforms import v2
 
 from gankit.cache import cache_root
 from gankit.errors import GankitError
-from gankit.training.atomic import atomic_torch_save
+from gankit.atomic import atomic_torch_save
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import torch
 
 from gankit.experiments.spec import Variant
 from gankit.metrics.evaluate import POINT_METRICS, evaluate
+from gankit.run_dir import RunDir
 
 GRID_ROWS, STRIP_STEPS, SCATTER_POINTS = 8, 10, 2000
 
@@ -40,7 +41,7 @@ def evaluate_autoencoder(folder: Path, metrics: list[str], n: int) -> None:
     from gankit.data import load_run_data
     from gankit.experiments.autoencoder import code_samples, load_autoencoder, reconstruct
     from gankit.run import Run
-    from gankit.training.atomic import atomic_write_text
+    from gankit.atomic import atomic_write_text
 
     model, cfg = load_autoencoder(folder)
     test, train = load_run_data(cfg, "test"), load_run_data(cfg)
@@ -53,7 +54,7 @@ def evaluate_autoencoder(folder: Path, metrics: list[str], n: int) -> None:
     doc["metrics"].update({RECON_PREFIX + k: v for k, v in recon_doc["metrics"].items()
                            if k in ("sharpness", "classifier_fid", "fid", "kid_mean", "label_accuracy")})
     doc["provenance"]["scored"] = "decoded codes from a Gaussian fitted to training codes; recon_*: test reconstructions"
-    atomic_write_text(json.dumps(doc, indent=2) + "\n", Path(folder) / "eval.json")
+    atomic_write_text(json.dumps(doc, indent=2) + "\n", RunDir(Path(folder)).evaluation)
 
 
 def draw_artefacts(sections: list[str], variant: Variant, folder: Path) -> None:

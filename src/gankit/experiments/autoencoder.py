@@ -15,10 +15,10 @@ from gankit.config import Config
 from gankit.data import load_run_data
 from gankit.models.autoencoder import ConvAutoencoder
 from gankit.models.init import INITS
-from gankit.training.atomic import atomic_torch_save
+from gankit.atomic import atomic_torch_save
 from gankit.training.optim import make_optimizer
-from gankit.training.run_dir import RunDir, truncate_metrics, write_config_json
-from gankit.training.distributed import resolve_device
+from gankit.run_dir import RunDir, truncate_metrics, write_config_json
+from gankit.device import resolve_device
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.trainer import epoch_order
 

@@ -20,7 +20,8 @@ from gankit.errors import GankitError
 from gankit.experiments import figures
 from gankit.plots import read_metrics
 from gankit.registry import Registry
-from gankit.training.atomic import atomic_write_text
+from gankit.atomic import atomic_write_text
+from gankit.run_dir import RunDir, SweepDir
 
 SECTIONS: Registry[Callable[["Report"], str]] = Registry("report section")
 # Numbers in eval.json that describe the measurement rather than the model.
@@ -44,10 +45,10 @@ class RunView:
 
     @classmethod
     def read(cls, name: str, directory: Path, changes: dict, trainer: str = "gan", group: str = "") -> "RunView":
-        config = json.loads((directory / "config.json").read_text()) if (directory / "config.json").exists() else {}
-        evals = json.loads((directory / "eval.json").read_text())["metrics"] if (directory / "eval.json").exists() else {}
+        run = RunDir(directory)
+        config = run.read_config() if run.config.exists() else {}
         return cls(name, directory, changes, config.get("config", {}).get("trainer", trainer), config.get("config", {}),
-                   read_metrics(directory / "metrics.jsonl"), evals, read_metrics(directory / "eval_history.jsonl"),
+                   read_metrics(run.metrics), run.read_evaluation(), read_metrics(run.eval_history),
                    group or name)
 
     def latest_grid(self) -> Optional[Path]:
@@ -83,13 +84,13 @@ class Report:
 
 def read_report(directory: Path) -> Report:
     """A sweep folder (``sweep.json``) or a single run directory (``config.json``)."""
-    if (directory / "sweep.json").exists():
-        doc = json.loads((directory / "sweep.json").read_text())
+    if SweepDir(directory).spec.exists():
+        doc = json.loads(SweepDir(directory).spec.read_text())
         runs = [RunView.read(v["name"], directory / v["name"], v["changes"], v.get("trainer", "gan"), v.get("group", ""))
-                for v in doc["variants"] if (directory / v["name"] / "config.json").exists()]
+                for v in doc["variants"] if RunDir(directory / v["name"]).config.exists()]
         return Report(f"{doc['id']}: {doc['title']}", doc["about"], doc["documents"], doc["sections"], runs,
                       doc.get("budget", ""))
-    if (directory / "config.json").exists():
+    if RunDir(directory).config.exists():
         run = RunView.read(directory.name, directory, {})
         return Report(f"run {directory.name}", f"{run.config.get('model')} on {run.config.get('data')}", "",
                       [s for s in SECTIONS.names() if s != "reconstructions"], [run])
@@ -102,7 +103,7 @@ def write_report(directory: str | Path) -> Path:
     report = read_report(directory)
     body = [header(report), seed_table(report), table(report)] + [SECTIONS[name](report) for name in report.sections]
     page = PAGE.format(title=html.escape(report.title), body="\n".join(part for part in body if part))
-    path = directory / "report.html"
+    path = SweepDir(directory).report
     atomic_write_text(page, path)
     return path
 
@@ -273,6 +274,36 @@ def tracking(run: RunView, key: str) -> Optional[float]:
     if len(pairs) < 3:
         return None
     return float(spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic)
+
+
+@SECTIONS.register("time_to_quality")
+def time_to_quality_section(report: Report) -> str:
+    """Per variant: the first evaluation with every class covered and class KL ≤ 0.02, as steps
+    and seconds of training, over the seeds that reached it."""
+    from gankit.metrics.quality_bar import MAX_CLASS_KL, first_at_quality
+
+    groups: dict[str, list[RunView]] = {}
+    for r in report.runs:
+        groups.setdefault(r.group, []).append(r)
+    rows = []
+    for group, runs in groups.items():
+        reached = [(row["step"], seconds_at(r, row["step"])) for r in runs
+                   if (row := first_at_quality(r.history)) is not None]
+        rows.append([esc(group), f"{len(reached)} / {len(runs)}",
+                     esc(seed_summary([step for step, _ in reached]) or "—"),
+                     esc(seed_summary([s for _, s in reached]) or "—"),
+                     esc(seed_summary([r.history[-1].get("classifier_fid") if r.history else None for r in runs]) or "—")])
+    if not any(r.history for r in report.runs):
+        return ""
+    note = (f"quality: the first record of eval_history.jsonl with every class covered and class KL ≤ {MAX_CLASS_KL} "
+            "(domain classifier); steps and training seconds are mean ± std over the seeds that reached it")
+    return section("Time to quality", html_table(["variant", "reached", "steps", "train s", "last classifier FID"],
+                                                 rows), note)
+
+
+def seconds_at(run: RunView, step: int) -> Optional[float]:
+    """Training seconds at the first logged row at or after ``step``."""
+    return next((r["time"] for r in run.rows if r.get("step", -1) >= step and "time" in r), None)
 
 
 @SECTIONS.register("grad_norm")

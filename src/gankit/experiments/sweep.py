@@ -17,7 +17,8 @@ from typing import Callable, Optional, Sequence
 from gankit.experiments.parallel import run_on_devices
 from gankit.experiments.spec import SweepSpec, Variant
 from gankit.experiments.variant import VariantResult, stopped, train_and_finish
-from gankit.training.atomic import atomic_write_text
+from gankit.atomic import atomic_write_text
+from gankit.run_dir import SweepDir
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,6 @@ def write_sweep_json(root: Path, spec: SweepSpec, budget: str, variants: list[Va
                metrics=spec.metrics.get(budget, []), budget=budget,
                variants=[dict(name=v.name, changes=v.changes, trainer=v.trainer, group=v.group,
                               seed=v.config.seed) for v in variants])
-    atomic_write_text(json.dumps(doc, indent=2, default=str) + "\n", root / "sweep.json")
+    atomic_write_text(json.dumps(doc, indent=2, default=str) + "\n", SweepDir(root).spec)
 
 

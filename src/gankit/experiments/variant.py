@@ -13,7 +13,7 @@ from typing import Optional
 from gankit.errors import GankitError
 from gankit.experiments.spec import SweepSpec, Variant
 from gankit.training.loop import NonFiniteLoss
-from gankit.training.run_dir import RunDir
+from gankit.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 IGNORED_FIELDS = ("out", "device", "data_dir")  # may differ between machines without changing the run
@@ -117,6 +117,6 @@ def finish_variant(spec: SweepSpec, variant: Variant, folder: Path, budget: str)
     from gankit.experiments.artefacts import draw_artefacts, evaluate_variant
 
     metrics = spec.metrics.get(budget, [])
-    if metrics and not (folder / "eval.json").exists():
+    if metrics and not RunDir(folder).evaluation.exists():
         evaluate_variant(variant, folder, metrics, spec.eval_n[budget])
     draw_artefacts(spec.sections, variant, folder)

@@ -25,6 +25,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from gankit.errors import GankitError
+from gankit.run_dir import RunDir
 
 RATIOS = (0.1, 0.25, 0.5, 1.0)
 VAL_SHARE = 0.1
@@ -163,7 +164,7 @@ def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequenc
     import json
 
     from gankit.data import check_same_split, keep_per_class, load_run_data
-    from gankit.training.atomic import atomic_write_text
+    from gankit.atomic import atomic_write_text
 
     first = runs[0]
     cfg = first.config
@@ -195,7 +196,7 @@ def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequenc
         n_real=len(real), n_test=len(test), seeds=list(seeds), runs=[str(r.dir) for r in runs],
         generators=[r.generator_kind for r in runs], checkpoints=[r.checkpoint for r in runs],
         classes=real.class_ids), conditions=results)
-    atomic_write_text(json.dumps(doc, indent=2) + "\n", first.dir / "augment.json")
+    atomic_write_text(json.dumps(doc, indent=2) + "\n", RunDir(first.dir).augment)
     return doc
 
 

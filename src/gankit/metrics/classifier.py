@@ -20,7 +20,7 @@ from torch import nn
 
 from gankit.cache import cache_root
 from gankit.errors import GankitError
-from gankit.training.atomic import atomic_torch_save
+from gankit.atomic import atomic_torch_save
 
 log = logging.getLogger(__name__)
 INPUT_SIZE = 32

@@ -315,7 +315,7 @@ def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_r
                                seed=seed, step=run.step, generator=run.generator_kind,
                                checkpoint=run.checkpoint))
     if out_name:
-        from gankit.training.atomic import atomic_write_text
+        from gankit.atomic import atomic_write_text
 
         atomic_write_text(json.dumps(doc, indent=2) + "\n", Path(run.dir) / out_name)
     return doc

@@ -28,7 +28,7 @@ import torch
 from gankit.errors import GankitError
 from gankit.cache import cache_root
 from gankit.metrics.inception import package_version
-from gankit.training.atomic import atomic_torch_save
+from gankit.atomic import atomic_torch_save
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from torch import nn
 from gankit.cache import cache_root
 from gankit.errors import GankitError
 from gankit.metrics.inception_backends import check_images, make_backend, preprocess, trunk
-from gankit.training.atomic import atomic_torch_save, atomic_write_text
+from gankit.atomic import atomic_torch_save, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from gankit.errors import GankitError, first_line
-from gankit.training.atomic import atomic_torch_save
+from gankit.atomic import atomic_torch_save
+from gankit.run_dir import RunDir
 
 FORMAT = 1  # bumped when the layout changes; a newer file is refused with a clear message
 REQUIRED_KEYS = {"format", "config", "data", "generator", "discriminator", "opt_g", "opt_d", "epoch", "batch",
@@ -32,7 +33,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint safely; every way a file can be wrong is one clear ``GankitError``."""
     path = Path(path)
     if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
+        path = RunDir(path).checkpoint
     if not path.is_file():
         raise GankitError(f"no checkpoint at {path}: give a run directory made by `gankit train`")
     try:

@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from gankit.device import resolve_device
 from gankit.errors import GankitError
 
 
@@ -105,13 +106,6 @@ def join_world(device_name: str) -> tuple[World, torch.device]:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         atexit.register(dist.destroy_process_group)
     return world, device
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; cuda without a GPU is an error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GankitError("--device cuda but no CUDA GPU is visible: use --device cpu or auto")
-    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 
 class _SumOverRanks(torch.autograd.Function):

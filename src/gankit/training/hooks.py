@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gankit.sampling import Run
 from gankit.training.checkpoint import read_checkpoint, save_checkpoint
+from gankit.run_dir import RunDir
 
 
 class Hook:
@@ -162,7 +163,7 @@ class EvalMonitor(Hook):
                 trainer.G.train()
         numbers = {k: v for k, v in doc["metrics"].items() if isinstance(v, (int, float)) or v is None}
         row = dict(epoch=trainer.epoch, step=trainer.step, **numbers, seconds=sum(doc["seconds"].values()))
-        with (self.root / "eval_history.jsonl").open("a") as fh:
+        with RunDir(self.root).eval_history.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
         if self.best is not None:
             self.best.consider(trainer, row)

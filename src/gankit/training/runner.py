@@ -14,11 +14,12 @@ from gankit.data import check_same_split, load_run_data
 from gankit.errors import GankitError, first_line
 from gankit.sampling import Run
 from gankit.training import hooks as H
-from gankit.training.atomic import remove_temporaries
+from gankit.atomic import remove_temporaries
 from gankit.training.checkpoint import read_checkpoint
-from gankit.training.distributed import World, join_world, resolve_device
+from gankit.device import resolve_device
+from gankit.training.distributed import World, join_world
 from gankit.training.loop import run_loop
-from gankit.training.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
+from gankit.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.trainer import GANTrainer
 

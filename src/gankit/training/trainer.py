@@ -60,7 +60,7 @@ class GANTrainer:
         self.G, self.D = g.to(device, memory_format=self.memory_format), d.to(device, memory_format=self.memory_format)
         # What the training step calls: the networks themselves, or under DDP their wrappers
         # (same parameters, gradients averaged over the ranks). Saving and sampling use G and D.
-        self.G_ema = generator_ema(self.G, cfg.ema_decay) if cfg.ema_decay else None
+        self.G_ema = generator_ema(self.G, cfg.ema_decay, cfg.ema_rampup) if cfg.ema_decay else None
         self.G_train = world.wrap(self.G, device, cfg.sync_bn)
         self.D_train = world.wrap(self.D, device, cfg.sync_bn)
         self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), cfg.lr_g, cfg.betas)

@@ -9,6 +9,7 @@ from typing import Optional
 
 from gankit.errors import GankitError
 from gankit.plots import read_metrics
+from gankit.run_dir import RunDir, SweepDir
 
 MAX_DEPTH = 4  # runs/SWEEP/VARIANT is three levels; deeper folders are not searched
 
@@ -42,9 +43,9 @@ class RunIndex:
         runs, sweeps = [], []
 
         def walk(folder: Path, depth: int) -> None:
-            if (folder / "sweep.json").is_file():
+            if SweepDir(folder).spec.is_file():
                 sweeps.append(folder)
-            if (folder / "config.json").is_file() and (folder / "checkpoints" / "last.pt").is_file():
+            if RunDir(folder).is_trained:
                 runs.append(folder)
             if depth < MAX_DEPTH:
                 # Links are not followed: a link to a folder outside would list (and serve) it.
@@ -62,15 +63,15 @@ class RunIndex:
         """What the run list shows: model, data set, epochs, the latest metrics; and the sweeps."""
         runs, sweeps = self.find()
         return dict(root=str(self.root), runs=[self.summary(r) for r in runs],
-                    sweeps=[dict(name=self.name(s), title=json.loads((s / "sweep.json").read_text()).get("title", ""),
-                                 report=(s / "report.html").is_file()) for s in sweeps])
+                    sweeps=[dict(name=self.name(s), title=json.loads(SweepDir(s).spec.read_text()).get("title", ""),
+                                 report=SweepDir(s).report.is_file()) for s in sweeps])
 
     def summary(self, folder: Path) -> dict:
-        doc = json.loads((folder / "config.json").read_text())
+        run = RunDir(folder)
+        doc = run.read_config()
         cfg, data = doc["config"], doc.get("data", {})
-        last = last_row(folder / "metrics.jsonl")
-        evaluation = folder / "eval.json"
-        metrics = json.loads(evaluation.read_text()).get("metrics", {}) if evaluation.is_file() else {}
+        last = last_row(run.metrics)
+        metrics = run.read_evaluation()
         return dict(name=self.name(folder), model=cfg["model"], data=cfg["data"], epochs=last.get("epoch", 0),
                     step=last.get("step", 0), loss_d=last.get("loss_d"), loss_g=last.get("loss_g"),
                     metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
@@ -80,7 +81,7 @@ class RunIndex:
     def folder(self, name: str) -> Path:
         """The run folder called ``name``, or NotFound."""
         folder = inside(self.root, name)
-        if not ((folder / "config.json").is_file() and (folder / "checkpoints" / "last.pt").is_file()):
+        if not RunDir(folder).is_trained:
             raise NotFound(name)
         return folder
 
@@ -90,9 +91,9 @@ class RunIndex:
         from gankit.models import MODELS
 
         summary = self.summary(folder)
-        rows = read_metrics(folder / "metrics.jsonl")
+        rows = read_metrics(RunDir(folder).metrics)
         curves = {k: [r.get(k) for r in rows] for k in ("step", "loss_d", "loss_g", "d_real", "d_fake")}
-        grids = sorted(p.name for p in (folder / "samples").glob("epoch_*.png"))
+        grids = sorted(p.name for p in RunDir(folder).samples.glob("epoch_*.png"))
         model = MODELS[summary["model"]] if summary["model"] in MODELS else None
         return dict(summary, curves=curves, grids=grids, conditional=bool(model and model.conditional))
 

@@ -1,5 +1,6 @@
-"""The run directory: its layout, its self-description (``config.json``) and the repair of its
-metrics log on resume."""
+"""The run directory: its layout (the one place its file names are spelled, SPEC §7), its
+self-description (``config.json``) and the repair of its metrics log on resume; and the sweep
+folder's two files. No torch at import: the web pages and the report read runs through it."""
 from __future__ import annotations
 
 import json
@@ -10,12 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from gankit._version import __version__
 from gankit.errors import GankitError
 from gankit.jsonl import read_jsonl
-from gankit.training.atomic import atomic_write_text
+from gankit.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,55 @@ class RunDir:
         return self.root / "eval_history.jsonl"
 
     @property
+    def evaluation(self) -> Path:
+        return self.root / "eval.json"
+
+    @property
+    def augment(self) -> Path:
+        return self.root / "augment.json"
+
+    @property
     def checkpoint(self) -> Path:
-        return self.root / "checkpoints" / "last.pt"
+        return self.checkpoint_named("last")
 
     @property
     def best(self) -> Path:
-        return self.root / "checkpoints" / "best.pt"
+        return self.checkpoint_named("best")
+
+    def checkpoint_named(self, name: str) -> Path:
+        """``checkpoints/NAME.pt``: ``last`` (resume) or ``best`` (the best monitored metric)."""
+        return self.root / "checkpoints" / f"{name}.pt"
+
+    @property
+    def is_trained(self) -> bool:
+        """A run that can sample: its config and last checkpoint are both there."""
+        return self.config.is_file() and self.checkpoint.is_file()
+
+    def read_config(self) -> dict:
+        """``config.json`` as written by :func:`write_config_json` (config, data, versions)."""
+        return json.loads(self.config.read_text())
+
+    def read_evaluation(self) -> dict:
+        """``eval.json``'s metrics, or {} before the run was measured."""
+        return json.loads(self.evaluation.read_text()).get("metrics", {}) if self.evaluation.exists() else {}
+
+
+@dataclass(frozen=True)
+class SweepDir:
+    """Paths of one sweep folder: its description and its report; each variant is a RunDir."""
+
+    root: Path
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "sweep.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    def variant(self, name: str) -> RunDir:
+        return RunDir(self.root / name)
 
 
 def default_out(model: str, data: str) -> Path:
@@ -91,6 +133,7 @@ def git_commit() -> str | None:
 
 def write_config_json(run: RunDir, cfg_dict: dict, data_info: dict) -> None:
     """``config.json``: the resolved config, the data it saw, versions and the git commit."""
+    import torch  # here, not at the top: readers of run directories (web, report) need no torch
     import torchvision
 
     doc = dict(config=cfg_dict, data=data_info, versions=dict(

@@ -75,7 +75,8 @@ def test_a_run_that_saw_more_real_images_than_the_classifier_is_refused(tmp_path
 
 
 def test_the_report_draws_the_curve_and_escapes_names(tmp_path):
-    from gankit.experiments.report import SECTIONS, Report, RunView
+    from gankit.experiments.report import render_page
+    from gankit.experiments.report_data import Report, RunView
 
     conds = {name: dict(accuracy=[a], mean=a, std=0.01, epochs=[3], n_train=100, per_class=[a], diff_mean=a - 0.9,
                         diff_low=a - 0.92, diff_high=a - 0.88)
@@ -85,7 +86,7 @@ def test_the_report_draws_the_curve_and_escapes_names(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "augment.json").write_text(json.dumps(dict(protocol=protocol, conditions=conds)))
     report = Report("t", "", "", ["augmentation"], [RunView.read("<b>a</b>", tmp_path / "a", {})])
-    html = SECTIONS["augmentation"](report)
+    html = render_page(report)
     assert "Does augmentation help?" in html and "data:image/png;base64," in html
     assert "&lt;b&gt;a&lt;/b&gt;" in html and "<b>a</b>" not in html
     assert "+0.0300 [+0.0100, +0.0500]" in html

@@ -15,7 +15,8 @@ import torch
 from gankit import GankitError
 from gankit.cli import main
 from gankit.experiments import variant as variant_module
-from gankit.experiments.report import SECTIONS, write_report
+from gankit.experiments.report import write_report
+from gankit.experiments.sections import SECTIONS
 from gankit.experiments.spec import load_sweep, parse_sweep, shipped_ids
 from gankit.experiments.sweep import run_sweep
 from gankit.training import runner
@@ -42,11 +43,13 @@ EXPECTED = {
             [False, True, False, False, True, True, False, False, True, True, True]),
     "E12": (["gan", "autoencoder"], "lr_g", [2e-4, 1e-3]),
     "E13": (["mnist-100-per-class", "digits"], "per_class", [100, None]),
+    "E14": (["dcgan", "lr-1e-3", "lr-2e-3", "ema", "lr-1e-3-ema", "lr-2e-3-ema", "lr-2e-3-ema-sn"], "ema_decay",
+            [0.0, 0.0, 0.0, 0.999, 0.999, 0.999, 0.999]),
 }
 
 
-def test_thirteen_experiments_ship():
-    assert shipped_ids() == [f"E{i}" for i in range(1, 14)]
+def test_fourteen_experiments_ship():
+    assert shipped_ids() == [f"E{i}" for i in range(1, 15)]
 
 
 @pytest.mark.parametrize("exp_id", list(EXPECTED))
@@ -448,3 +451,37 @@ def test_bad_seed_lists_are_one_line_errors(seeds, message, tmp_path, capsys):
             main(argv)
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def write_run_files(folder: Path, seed: int, history: list[dict]) -> None:
+    """The files a trained run leaves that the report reads, without training one."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(dict(config=dict(model="dcgan", data="mnist", seed=seed))))
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(dict(epoch=1, step=s, loss_d=1.0 / s, loss_g=1.0, time=s / 10,
+                                                                  images_per_s=640.0)) + "\n" for s in range(10, 310, 10)))
+    (folder / "eval_history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in history))
+    (folder / "eval.json").write_text(json.dumps(dict(metrics=dict(classifier_fid=history[-1]["classifier_fid"]))))
+
+
+def test_the_report_escapes_what_users_write_and_reads_time_to_quality_off_the_history(tmp_path):
+    evil = "<script>alert(1)</script>"
+    bar = dict(classes_total=10)
+    late = [dict(step=100, classifier_fid=900.0, classes_covered=8, class_kl=0.5, **bar),
+            dict(step=200, classifier_fid=300.0, classes_covered=10, class_kl=0.019, **bar),  # first at quality
+            dict(step=300, classifier_fid=200.0, classes_covered=10, class_kl=0.01, **bar)]
+    never = [dict(step=100, classifier_fid=800.0, classes_covered=10, class_kl=0.03, **bar),  # KL just above 0.02
+             dict(step=300, classifier_fid=700.0, classes_covered=9, class_kl=0.001, **bar)]
+    variants = [(f"{evil}-seed0", 0, late), (f"{evil}-seed1", 1, late[1:]), ("plain-seed0", 0, never)]
+    for name, seed, history in variants:
+        write_run_files(tmp_path / name, seed, history)
+    (tmp_path / "sweep.json").write_text(json.dumps(dict(
+        id="E0", title=f"title {evil}", about=f"about {evil}", documents="d", sections=["time_to_quality"], budget="quick",
+        variants=[dict(name=n, changes={}, group=n.rsplit("-seed", 1)[0], seed=s) for n, s, _ in variants])))
+    page = write_report(tmp_path).read_text()
+    check_page(tmp_path / "report.html")
+    assert "<script>" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5  # title ×2, about, rows
+    rows = re.findall(r"<tr>(.*?)</tr>", page.split("Time to quality")[1])
+    cells = [re.findall(r"<td>(.*?)</td>", r) for r in rows[1:]]
+    # both seeds of the first variant reach the bar at step 200 (20 s of training); the other never does
+    assert cells[0][1:4] == ["2 / 2", "200 ± 0 (2)", "20 ± 0 (2)"]
+    assert cells[1][1:3] == ["0 / 1", "—"]

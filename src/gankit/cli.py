@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gankit.experiments.spec import BUDGETS, shipped_ids
 
-    p = sub.add_parser("sweep", help="run an experiment's variants (E1 … E13 or a sweep .toml); prints its folder",
+    p = sub.add_parser("sweep", help="run an experiment's variants (E1 … E14 or a sweep .toml); prints its folder",
                        description="Runs every variant of an experiment under one folder, measures each and writes "
                                    "report.html. Running it again skips finished variants and resumes the unfinished one.")
     p.add_argument("experiment", metavar="E|F.toml", help=f"{', '.join(shipped_ids())}, or a sweep file")

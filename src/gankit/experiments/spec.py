@@ -6,7 +6,7 @@ of named variants, per-budget lengths, what to measure and which report sections
 title = "Latent size"
 about = "…"                      # what is compared and what to look for
 documents = "…"                  # what the course documents report (SPEC §5)
-sections = ["samples", "losses"] # report sections, see gankit.experiments.report.SECTIONS
+sections = ["samples", "losses"] # report sections, see gankit.experiments.sections.SECTIONS
 [evaluate]
 metrics = ["classifier"]         # measured for every variant at the end (eval.json);
                                  # or by budget: { quick = ["classifier"], full = ["fid", "kid"] }
@@ -183,7 +183,7 @@ def parse_sweep(raw: dict[str, Any], exp_id: str, source: str) -> SweepSpec:
     budgets = raw.get("budget", {})
     if set(budgets) - set(BUDGETS):
         raise GankitError(f"{source}: [budget] tables must be {' and '.join(BUDGETS)}")
-    from gankit.experiments.report import SECTIONS
+    from gankit.experiments.sections import SECTIONS
     from gankit.metrics.evaluate import METRICS
 
     sections = meta.get("sections", ["samples", "losses"])

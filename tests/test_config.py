@@ -60,6 +60,14 @@ def test_lsgan_preset():
     assert (c.loss, c.optimizer, c.betas) == ("least-squares", "adam", (0.5, 0.999))
 
 
+def test_dcgan_plus_is_dcgan_with_the_sweeps_winning_settings():
+    """E14's winner over 3 seeds: lr 2e-3 for both networks and an EMA of G; a flag still wins."""
+    plus, plain = resolved("dcgan-plus"), resolved("dcgan")
+    assert (plus.lr_g, plus.lr_d, plus.ema_decay, plus.ema_rampup) == (2e-3, 2e-3, 0.999, 0.05)
+    assert (plus.ngf, plus.ndf, plus.betas, plus.init, plus.loss) == (plain.ngf, plain.ndf, plain.betas, plain.init, plain.loss)
+    assert plain.ema_decay == 0.0 and resolved("dcgan-plus", ema_decay=0.0).ema_decay == 0.0
+
+
 def test_every_preset_resolves_completely():
     from gankit.models import MODELS
 

@@ -88,7 +88,6 @@ def test_per_variant_budgets_and_data_override():
     ({"evaluate": {"metrics": ["fidd"]}}, "unknown metric 'fidd'"),
     ({"grid": {"z_dim": 10}}, "non-empty list"),
     ({"variants": [{"z_dim": 10}]}, "needs a name"),
-    ({"variants": [{"name": "a", "trainer": "vae"}]}, "trainer must be"),
     ({"budget": {"medium": {}}}, "budget"),
 ])
 def test_bad_sweep_files_are_one_line_errors(raw, message):
@@ -102,6 +101,7 @@ def test_bad_sweep_files_are_one_line_errors(raw, message):
     ({"grid": {"z_dim": [0]}}, "--z-dim must be at least 1"),
     ({"base": {"model": "stylegan"}}, "unknown model 'stylegan'"),
     ({"base": {"data": "imagenet"}}, "unknown data set 'imagenet'"),
+    ({"variants": [{"name": "a", "trainer": "vae"}]}, "--trainer 'vae' is not one of gan, autoencoder"),
     ({"grid": {"model": ["dcgan"], "z_dim": [8]}, "variants": [{"name": "model-dcgan_z_dim-8"}]}, "repeat"),
 ])
 def test_bad_variants_fail_before_anything_runs(raw, message, tmp_path):
@@ -221,7 +221,7 @@ def test_a_tiny_sweep_runs_end_to_end_and_reports_everything(sweep_file, tmp_pat
     assert json.loads((out / "sweep.json").read_text())["variants"][0]["name"] == names[0]
     for name in names:
         assert (out / name / "eval.json").exists(), name
-    for name in names[:2] + names[3:]:  # the autoencoder's checkpoint has its own layout
+    for name in names:
         assert read_checkpoint(out / name)["step"] == 8, name
     assert (out / names[1] / "class_grid.png").exists() and (out / names[0] / "interpolation.png").exists()
     assert (out / "ring8" / "modes.png").exists() and (out / "autoencoder" / "reconstructions.png").exists()
@@ -322,21 +322,49 @@ def test_write_report_is_atomic_and_overwrites(sweep_file, tmp_path):
     assert not list(root.glob("*.tmp*")) and (root / "report.html").read_text().startswith(first[:200])
 
 
-def test_the_autoencoder_learns_and_continues(tmp_path):
+def test_the_autoencoder_is_a_run_like_any_other(tmp_path):
+    """--trainer autoencoder trains through the same loop: it learns, resumes exactly, and its
+    decoder samples, interpolates and serves like a generator (serve used to answer 400)."""
+    import gankit
     from gankit import Config
-    from gankit.experiments.autoencoder import train_autoencoder
+    from gankit.web.app import create_app
 
-    cfg = Config(model="dcgan", data="digits", image_size=16, ngf=8, ndf=8, batch_size=32, max_steps=60, log_every=10,
-                 lr_g=1e-3, betas=(0.9, 0.999), device="cpu")
-    assert train_autoencoder(cfg, tmp_path / "ae") == "done"
+    cfg = dict(model="dcgan", trainer="autoencoder", data="digits", image_size=16, ngf=8, ndf=8, batch_size=32,
+               log_every=10, lr_g=1e-3, betas=(0.9, 0.999), device="cpu")
+    run = gankit.train(Config(max_steps=60, out=str(tmp_path / "ae"), **cfg))
     rows = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [10, 20, 30, 40, 50, 60]
+    assert [r["step"] for r in rows] == [10, 20, 30, 40, 44, 50, 60]  # a window closes at the epoch's end (44 batches)
+    assert set(rows[0]) >= {"loss_recon", "images_per_s"} and "loss_d" not in rows[0]
     assert rows[-1]["loss_recon"] < 0.5 * rows[0]["loss_recon"]
-    cfg.max_steps = 70
-    train_autoencoder(cfg, tmp_path / "ae")  # continues from its checkpoint
-    rows = [json.loads(line) for line in (tmp_path / "ae" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows][-2:] == [60, 70]
-    assert torch.load(tmp_path / "ae" / "checkpoints" / "last.pt", weights_only=True)["step"] == 70
+    assert (tmp_path / "ae" / "losses.png").exists() and list((tmp_path / "ae" / "samples").glob("epoch_*.png"))
+
+    gankit.train(Config(max_steps=30, out=str(tmp_path / "half"), **cfg))
+    gankit.resume(tmp_path / "half", max_steps=60)
+    whole, resumed = read_checkpoint(tmp_path / "ae"), read_checkpoint(tmp_path / "half")
+    for key in ("generator", "discriminator"):
+        for name, tensor in whole[key].items():
+            assert torch.equal(tensor, resumed[key][name]), (key, name)
+    assert not torch.equal(whole["generator"]["code_scale"], torch.eye(100))  # fitted to the encoder's codes
+
+    loaded = gankit.load(tmp_path / "ae")
+    images = loaded.sample(16, seed=3)
+    assert images.shape == (16, 1, 16, 16) and images.dtype == torch.uint8 and images.float().std() > 10
+    assert torch.equal(images, run.sample(16, seed=3)) and not torch.equal(images, loaded.sample(16, seed=4))
+    assert loaded.interpolate(5, 2).shape == (10, 1, 16, 16)
+    client = create_app(tmp_path).test_client()
+    page = client.get("/api/run/ae/generate.png?seed=1&n=4")
+    assert page.status_code == 200 and page.mimetype == "image/png"
+
+
+def test_the_autoencoder_refuses_what_belongs_to_the_game():
+    from gankit import Config
+    from gankit.training.runner import prepare
+
+    base = dict(model="dcgan", trainer="autoencoder", data="digits", ngf=8, ndf=8, device="cpu")
+    with pytest.raises(GankitError, match="--ema-decay belongs to the adversarial game"):
+        prepare(Config(ema_decay=0.99, **base).resolved())
+    with pytest.raises(GankitError, match="uses the DCGAN's networks: use --model dcgan, not cdcgan"):
+        prepare(Config(**dict(base, model="cdcgan")).resolved())
 
 
 def test_class_grid_rows_are_noise_and_columns_are_classes(tmp_path):

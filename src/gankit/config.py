@@ -31,6 +31,10 @@ class Config:
     """Everything that defines a training run."""
 
     model: str = _f("dcgan", "network family and preset (see `gankit models`)")
+    trainer: str = _f("gan", "what trains the networks: gan (the adversarial game), or autoencoder (E12's baseline: D's "
+                             "convolutions encode an image to z, G decodes it, squared reconstruction error; G then "
+                             "samples by decoding z from a Gaussian fitted to the training codes)",
+                      choices=("gan", "autoencoder"))
     data: str = _f("mnist", "data set name or folder:PATH (see `gankit datasets`)")
     data_dir: Optional[str] = _f(None, "root of data sets in torchvision's layout (default $GANKIT_DATA, then ~/.cache/gankit/data)")
     image_size: Optional[int] = _f(None, fallback=32, help="side of the square images the networks see: 28, 32, 64 or 128", choices=(8, 16, 28, 32, 64, 128))
@@ -70,7 +74,7 @@ class Config:
     mode_seeking: Optional[float] = _f(None, fallback=0.0, help="mode-seeking term (Mao et al. 2019, MSGAN) weight, conditional models: pairs "
                                              "of fakes share a label, and G is penalised when two z give alike "
                                              "images; 0 turns it off", min=0)
-    ema_decay: float = _f(0.0, "keep an exponential moving average of G's weights and batch-norm statistics with this "
+    ema_decay: Optional[float] = _f(None, fallback=0.0, help="keep an exponential moving average of G's weights and batch-norm statistics with this "
                                "decay, e.g. 0.999 (Karras et al. 2018; Yazici et al. 2019); grids, samples and "
                                "metrics then use it (--generator raw: the trained weights); 0 turns it off",
                           min=0, max=0.99999)

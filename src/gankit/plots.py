@@ -89,11 +89,13 @@ def plot_losses(metrics: Path, path: Path) -> None:
     rows = read_metrics(metrics)
     if not rows:
         return
-    plt, fig, axes = new_figure(3)
     steps = [r["step"] for r in rows]
     panels = [(("loss_d", "D loss"), ("loss_g", "G loss")),
               (("loss_d_real", "D loss on real"), ("loss_d_fake", "D loss on fake")),
               (("d_real", "D(x)"), ("d_fake", "D(G(z))"))]
+    if "loss_d" not in rows[0]:  # the autoencoder baseline logs its reconstruction loss alone
+        panels = [(("loss_recon", "reconstruction loss (MSE)"),)]
+    plt, fig, axes = new_figure(len(panels))
     for ax, panel in zip(axes, panels):
         for key, label in panel:
             line, = ax.plot(steps, [r[key] for r in rows], lw=0.8, alpha=0.6, label=label)
@@ -101,7 +103,6 @@ def plot_losses(metrics: Path, path: Path) -> None:
                 ax.plot(*epoch_means(rows, key), "o-", color=line.get_color(), lw=2, label=f"{label}, epoch mean")
         ax.set_xlabel("generator step")
         ax.legend(fontsize=8)
-    axes[0].set_title("losses")
-    axes[1].set_title("discriminator: real vs fake")
-    axes[2].set_title("discriminator outputs")
+    for ax, title in zip(axes, ("losses", "discriminator: real vs fake", "discriminator outputs")):
+        ax.set_title(title)
     save_figure(plt, fig, path)

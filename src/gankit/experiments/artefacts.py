@@ -3,10 +3,12 @@ pictures some experiments need (class grid, interpolation strips, samples over t
 Each is made once; an existing file is kept."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
+from gankit.atomic import atomic_write_text
 from gankit.experiments.spec import Variant
 from gankit.metrics.evaluate import POINT_METRICS, evaluate
 from gankit.run_dir import RunDir
@@ -23,33 +25,23 @@ RECON_PREFIX = "recon_"  # eval.json keys of the autoencoder's reconstructions (
 
 
 def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int) -> None:
-    """``eval.json`` for a GAN's samples; for the autoencoder, for the images it generates
-    (decoded codes), plus its reconstructions of test images under ``recon_`` names."""
-    if variant.trainer == "autoencoder":
-        return evaluate_autoencoder(folder, metrics, n)
+    """``eval.json`` for a run's samples; for the autoencoder (its decoded codes) also for its
+    reconstructions of test images, under ``recon_`` names."""
     from gankit.run import load
 
     run = load(folder)
     chosen = applicable(metrics, run.shape.is_points)
-    if chosen:
+    if not chosen:
+        return
+    if variant.config.trainer != "autoencoder":
         evaluate(run, chosen, n)
-
-
-def evaluate_autoencoder(folder: Path, metrics: list[str], n: int) -> None:
-    import json
-
+        return
     from gankit.data import load_run_data
-    from gankit.experiments.autoencoder import code_samples, load_autoencoder, reconstruct
-    from gankit.run import Run
-    from gankit.atomic import atomic_write_text
+    from gankit.experiments.autoencoder import load_encoder, reconstruct
 
-    model, cfg = load_autoencoder(folder)
-    test, train = load_run_data(cfg, "test"), load_run_data(cfg)
-    run = Run(Path(folder), cfg, model.decoder, test.shape, test.class_names, test.class_ids)
-    chosen = applicable(metrics, False)
-    unlabelled = torch.full((n,), -1, dtype=torch.long)
-    doc = evaluate(run, chosen, n, fakes=(code_samples(model, train.images, n, cfg.seed), unlabelled), out_name=None)
-    recon = (reconstruct(model, test.images[:n]), torch.tensor(test.class_ids)[test.labels[:n]])
+    doc = evaluate(run, chosen, n, out_name=None)
+    test = load_run_data(run.config, "test")
+    recon = (reconstruct(run, load_encoder(run), test.images[:n]), torch.tensor(test.class_ids)[test.labels[:n]])
     recon_doc = evaluate(run, chosen, n, fakes=recon, out_name=None)
     doc["metrics"].update({RECON_PREFIX + k: v for k, v in recon_doc["metrics"].items()
                            if k in ("sharpness", "classifier_fid", "fid", "kid_mean", "label_accuracy")})
@@ -59,12 +51,12 @@ def evaluate_autoencoder(folder: Path, metrics: list[str], n: int) -> None:
 
 def draw_artefacts(sections: list[str], variant: Variant, folder: Path) -> None:
     """The pictures the experiment's report sections show, for the runs they apply to."""
-    if variant.trainer == "autoencoder":
+    if variant.config.trainer == "autoencoder":
         if not all((folder / name).exists() for name in ("reconstructions.png", "code_samples.png")):
-            from gankit.experiments.autoencoder import load_autoencoder, save_reconstructions
+            from gankit.experiments.autoencoder import save_reconstructions
+            from gankit.run import load
 
-            model, cfg = load_autoencoder(folder)
-            save_reconstructions(model, cfg, folder)
+            save_reconstructions(load(folder), folder)
         return
     if not set(sections) & {"class_grid", "interpolation", "modes"}:
         return

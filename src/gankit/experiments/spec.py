@@ -40,7 +40,6 @@ from gankit.config import Config, coerce_fields
 from gankit.errors import GankitError
 
 BUDGETS = ("quick", "full")
-TRAINERS = ("gan", "autoencoder")
 TABLES = ("experiment", "evaluate", "base", "grid", "variants", "budget")
 
 
@@ -51,17 +50,20 @@ class Variant:
     name: str
     changes: dict[str, Any]
     config: Config
-    trainer: str = "gan"
     group: str = ""  # the variant's name without its seed: seeds of one variant share it
 
     def __post_init__(self):
         self.group = self.group or self.name
 
+    @property
+    def trainer(self) -> str:
+        return self.config.trainer
+
     def with_seed(self, seed: int) -> "Variant":
         """The same variant trained from ``seed``: folder ``NAME-seedS``, group ``NAME``."""
         from dataclasses import replace
 
-        return Variant(f"{self.name}-seed{seed}", self.changes, replace(self.config, seed=seed), self.trainer, self.name)
+        return Variant(f"{self.name}-seed{seed}", self.changes, replace(self.config, seed=seed), self.name)
 
 
 @dataclass
@@ -90,14 +92,14 @@ class SweepSpec:
         shared = {**base, **self.budgets.get(budget, {})}
         out = []
         for changes in self._grid_points():
-            out.append(self._variant(variant_name(changes), changes, shared, {}, "gan"))
+            out.append(self._variant(variant_name(changes), changes, shared, {}))
         for entry in self.variants:
             entry = dict(entry)
-            name, trainer = entry.pop("name"), entry.pop("trainer", "gan")
+            name = entry.pop("name")
             per_budget = {b: entry.pop(b, {}) for b in BUDGETS}
-            out.append(self._variant(name, entry, shared, per_budget[budget], trainer))
+            out.append(self._variant(name, entry, shared, per_budget[budget]))
         if not out:
-            out.append(self._variant("base", {}, shared, {}, "gan"))
+            out.append(self._variant("base", {}, shared, {}))
         names = [v.name for v in out]
         if len(set(names)) != len(names):
             raise GankitError(f"sweep {self.id}: variant names repeat: {', '.join(names)}")
@@ -114,14 +116,14 @@ class SweepSpec:
         keys = list(self.grid)
         return [dict(zip(keys, values)) for values in itertools.product(*self.grid.values())] if keys else []
 
-    def _variant(self, name: str, changes: dict, shared: dict, budget_fields: dict, trainer: str) -> Variant:
+    def _variant(self, name: str, changes: dict, shared: dict, budget_fields: dict) -> Variant:
         values = coerce_fields({**shared, **changes, **budget_fields}, f"sweep {self.id}, variant {name}")
         cfg = Config(**values)
         cfg.resolved()  # an unknown model or data set, or a value out of range, fails before anything runs
         from gankit.data import dataset_spec
 
         dataset_spec(cfg.data)
-        return Variant(name, changes, cfg, trainer)
+        return Variant(name, changes, cfg)
 
 
 def variant_name(changes: dict[str, Any]) -> str:
@@ -178,8 +180,6 @@ def parse_sweep(raw: dict[str, Any], exp_id: str, source: str) -> SweepSpec:
     for entry in variants:
         if "name" not in entry:
             raise GankitError(f"{source}: every [[variants]] entry needs a name")
-        if entry.get("trainer", "gan") not in TRAINERS:
-            raise GankitError(f"{source}: variant {entry['name']}: trainer must be one of {', '.join(TRAINERS)}")
     budgets = raw.get("budget", {})
     if set(budgets) - set(BUDGETS):
         raise GankitError(f"{source}: [budget] tables must be {' and '.join(BUDGETS)}")

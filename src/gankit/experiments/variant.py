@@ -94,13 +94,6 @@ def run_variant(variant: Variant, folder: Path, progress: bool) -> str:
     state = saved_state(folder)
     if state is not None:
         check_same_config(state, cfg, folder)
-    if variant.trainer == "autoencoder":
-        from gankit.experiments.autoencoder import train_autoencoder
-
-        if state is not None and state["step"] >= state["last_step"]:
-            return "skipped"
-        ended = train_autoencoder(cfg, folder)
-        return ("resumed" if state is not None else "trained") if ended == "done" else ended
     from gankit.run import resume, train
 
     if state is None:

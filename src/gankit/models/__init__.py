@@ -13,7 +13,8 @@ __all__ = ["MODELS", "DataShape", "ModelSpec", "build_models"]
 
 def build_models(cfg, shape: DataShape) -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator of resolved config ``cfg`` for data of ``shape``,
-    initialised with ``cfg.init`` (seed the RNG first for reproducible weights)."""
+    initialised with ``cfg.init`` (seed the RNG first for reproducible weights). For
+    ``trainer = "autoencoder"``: the decoder (a generator) and the encoder in their place."""
     spec = MODELS[cfg.model]
     if (spec.data_kind == "points") != shape.is_points:
         wanted = "gan2d" if shape.is_points else "an image model such as dcgan"
@@ -24,7 +25,12 @@ def build_models(cfg, shape: DataShape) -> tuple[nn.Module, nn.Module]:
     if spec.conditional and shape.num_classes < 2:
         raise GankitError(f"model {cfg.model} is conditional but {cfg.data} has {shape.num_classes} class: "
                           "use a labelled data set or keep at least two --classes")
-    g, d = spec.build(cfg, shape)
+    if cfg.trainer == "autoencoder":
+        from gankit.models.autoencoder import build_autoencoder  # here: a baseline, not one of MODELS
+
+        g, d = build_autoencoder(cfg, shape)
+    else:
+        g, d = spec.build(cfg, shape)
     for net in (g, d):
         INITS[cfg.init](net)
     if cfg.spectral_norm:

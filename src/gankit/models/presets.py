@@ -66,6 +66,17 @@ MODELS.add("cdcgan", ModelSpec(
     preset=dict(RADFORD_ADAM, image_size=32, batch_size=64, epochs=5, n_fixed=10, ngf=128, ndf=64, loss="bce",
                 mode_seeking=0.5, mismatch=0.5),
 ))
+MODELS.add("dcgan-plus", ModelSpec(
+    build=build_dcgan, sizes=CONV_SIZES,
+    source="gankit's E14 sweep (issue 16): Radford et al.'s DCGAN with 10× their learning rate and an EMA of G "
+           "(Karras et al. 2018, ramped up as in StyleGAN2-ADA)",
+    description="DCGAN (same networks) with Adam 2e-3/β1 0.5 for both and G's weights averaged (decay 0.999): in "
+                "E14 (MNIST, 1,000 steps, seeds 0/1/2) it alone reached 10/10 classes with class KL ≤ 0.02 on every "
+                "seed (steps 700/600/700), classifier FID 76 ± 2 against 561 ± 154 for dcgan's defaults, 100 ± 8 "
+                "without the EMA and 85 ± 9 with spectral norm added",
+    preset=dict(RADFORD_ADAM, lr_g=2e-3, lr_d=2e-3, ema_decay=0.999, image_size=32, batch_size=64, epochs=5,
+                loss="bce", ngf=width_for(32, 64), ndf=width_for(32, 64)),
+))
 MODELS.add("wgan", ModelSpec(
     build=build_dcgan, sizes=CONV_SIZES, source="Arjovsky et al. 2017",
     description="Wasserstein GAN: DCGAN nets, critic clipped to ±0.01, RMSprop 5e-5, 5 critic steps",

@@ -58,8 +58,8 @@ class ProgressBar(Hook):
         self.shown = trainer.step
 
     def on_log(self, trainer, row: dict) -> None:
-        self.bar.set_postfix(step=trainer.step, loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
-                             img_s=f"{row['images_per_s']:.0f}", refresh=False)
+        losses = {name: f"{row[name]:.3f}" for name in trainer.stat_names[:2]}  # loss_d, loss_g (or loss_recon)
+        self.bar.set_postfix(step=trainer.step, **losses, img_s=f"{row['images_per_s']:.0f}", refresh=False)
         self.bar.update(trainer.step - self.shown)  # redraws, with the postfix just set
         self.shown = trainer.step
 

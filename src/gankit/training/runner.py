@@ -21,6 +21,7 @@ from gankit.training.distributed import World, join_world
 from gankit.training.loop import run_loop
 from gankit.run_dir import RunDir, create_run_dir, default_out, ensure_new, truncate_metrics, write_config_json
 from gankit.training.signals import StopFlag, stop_on_signals
+from gankit.training.autoencoder_trainer import AutoencoderTrainer
 from gankit.training.trainer import GANTrainer
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def prepare(cfg: Config, world: World = World(), device: Optional[torch.device] 
         raise GankitError(f"{cfg.data} has {len(data)} images, fewer than --batch-size × ranks × --n-critic = "
                           f"{cfg.batch_size * world.size * cfg.n_critic}: lower --batch-size")
     check_eval_metrics(cfg, data.is_points)
-    return GANTrainer(cfg, data, device or resolve_device(cfg.device), world), data
+    trainer = AutoencoderTrainer if cfg.trainer == "autoencoder" else GANTrainer
+    return trainer(cfg, data, device or resolve_device(cfg.device), world), data
 
 
 def check_eval_metrics(cfg: Config, points: bool) -> None:

@@ -10,7 +10,8 @@ import torch
 
 from conftest import make_cfg, random_images
 from gankit import GankitError
-from gankit.models import DataShape, build_models
+from gankit.data.shape import DataShape
+from gankit.models import build_models
 from gankit.atomic import atomic_path, atomic_torch_save, atomic_write_text
 from gankit.training.checkpoint import FORMAT, load_weights, read_checkpoint, save_checkpoint
 from gankit.training.trainer import GANTrainer

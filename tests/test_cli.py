@@ -551,3 +551,26 @@ def test_help_shows_each_fields_fallback(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "(default: the model's preset, else 100)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_cli_and_the_api_share_their_defaults():
+    """One table (gankit.defaults): a flag left out means what the API's keyword default means."""
+    import inspect
+
+    from gankit.cli import build_parser
+    from gankit.metrics.augmentation import augment
+    from gankit.metrics.evaluate import evaluate
+    from gankit.sampling import Run, load
+
+    def api(fn):
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+
+    parser = build_parser()
+    ev = parser.parse_args(["eval", "r"])
+    assert (tuple(ev.metrics.split(",")), ev.n, ev.reference, ev.seed) == \
+        tuple(api(evaluate)[k] for k in ("metrics", "n", "reference", "seed"))
+    sample, strip = parser.parse_args(["sample", "r", "--out", "x.png"]), parser.parse_args(["interpolate", "r", "--out", "x.png"])
+    assert (sample.n, sample.seed) == (api(Run.sample)["n"], api(Run.sample)["seed"])
+    assert (strip.steps, strip.rows) == (api(Run.interpolate)["steps"], api(Run.interpolate)["rows"])
+    assert (sample.device, sample.checkpoint) == (api(load)["device"], api(load)["checkpoint"])
+    assert tuple(parser.parse_args(["augment", "r"]).ratios) == api(augment)["ratios"]

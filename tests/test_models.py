@@ -8,7 +8,8 @@ from torch import nn
 
 from conftest import make_cfg, random_images, random_points
 from gankit import Config, GankitError
-from gankit.models import MODELS, DataShape, build_models
+from gankit.data.shape import DataShape
+from gankit.models import MODELS, build_models
 from gankit.models.minibatch_disc import MinibatchDiscrimination
 from gankit.training.trainer import GANTrainer
 

@@ -41,7 +41,7 @@ def test_r1_on_a_linear_critic_is_its_weights_squared_norm():
 def test_spectral_norm_brings_every_layer_to_unit_norm(model):
     size = 28 if model == "gan" else 32
     cfg = Config(model=model, image_size=size, spectral_norm=True, **TINY).resolved()
-    from gankit.models import DataShape
+    from gankit.data.shape import DataShape
 
     _, d = build_models(cfg, DataShape(channels=1, size=size, num_classes=10))
     layers = [m for m in d.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 from gankit.config import FIELDS, Config, load_toml, parse_value
 from gankit.errors import GankitError
+from gankit import defaults
 
 EXIT_USAGE, EXIT_SIGNAL = 2, {"SIGINT": 130, "SIGTERM": 143}
 
@@ -35,10 +36,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_generator_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--generator", choices=("ema", "raw"),
+    parser.add_argument("--generator", choices=defaults.GENERATORS,
                         help="ema: the moving average of G's weights (the default for a run trained with --ema-decay); "
                              "raw: the trained weights (the default otherwise)")
-    parser.add_argument("--checkpoint", default="last", choices=("last", "best"),
+    parser.add_argument("--checkpoint", default=defaults.CHECKPOINT, choices=defaults.CHECKPOINTS,
                         help="last: checkpoints/last.pt (default); best: checkpoints/best.pt, the generator at the best "
                              "metric recorded during training (--eval-every, --best-metric)")
 
@@ -373,13 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("dir", help="run directory")
         if name == "sample":
-            p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+            p.add_argument("--n", type=int, default=defaults.SAMPLE_N, help="number of samples (default %(default)s)")
         else:
-            p.add_argument("--steps", type=int, default=10, help="images per strip (default 10)")
-            p.add_argument("--rows", type=int, default=8, help="number of strips (default 8)")
+            p.add_argument("--steps", type=int, default=defaults.STRIP_STEPS, help="images per strip (default %(default)s)")
+            p.add_argument("--rows", type=int, default=defaults.STRIP_ROWS, help="number of strips (default %(default)s)")
         p.add_argument("--class", dest="label", type=int, help="class label for conditional models, e.g. 3")
-        p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+        p.add_argument("--seed", type=int, default=defaults.SEED, help="noise seed (default %(default)s)")
+        p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES)
         add_generator_flags(p)
         p.add_argument("--out", required=True, metavar="F.png|F.npz|DIR/",
                        help="output: a PNG grid, an .npz (uint8 images and labels) or, for sample, a folder DIR/ "
@@ -389,15 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure a run: FID, KID, precision/recall, IS, classifier, nearest neighbours",
                        description="Writes DIR/eval.json and prints a table.")
     p.add_argument("dir", help="run directory")
-    p.add_argument("--metrics", default="fid,kid,pr,is,classifier,nn",
-                   help="comma-separated, from: fid, kid, pr, is, classifier, nn (default: all)")
-    p.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    p.add_argument("--metrics", default=",".join(defaults.METRICS),
+                   help=f"comma-separated, from: {', '.join(defaults.METRICS)} (default: all)")
+    p.add_argument("--n", type=int, default=defaults.EVAL_N, help="generated samples (default %(default)s)")
     p.add_argument("--n-real", type=int, help="real images (default: --n)")
-    p.add_argument("--reference", default="train", choices=("train", "test"), help="real split (default train)")
-    p.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
+    p.add_argument("--reference", default=defaults.REFERENCE, choices=defaults.REFERENCES,
+                   help="real split (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.SEED, help="noise and subset seed (default %(default)s)")
     p.add_argument("--floor", action="store_true",
                    help="score --n real test images instead of samples: the best any generator can do (eval_floor.json)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES)
     p.add_argument("--inception-backend", default="auto", metavar="NAME",
                    help="where the FID Inception runs: auto (the fastest exact one installed: openvino, then "
                         "onnxruntime, then torch on a CPU; torch on a GPU), torch, openvino or onnxruntime")
@@ -414,9 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real-per-class", type=int, metavar="K",
                    help="the low-data regime: K real images per class (the draw of gankit train --per-class K)")
     p.add_argument("--seeds", type=seed_list, metavar="LIST", help="classifier seeds (default 0,1,2)")
-    p.add_argument("--ratios", type=ratio_list, default=[0.1, 0.25, 0.5, 1.0], metavar="LIST",
+    p.add_argument("--ratios", type=ratio_list, default=list(defaults.AUGMENT_RATIOS), metavar="LIST",
                    help="synthetic images per real one, added to the real set (default 0.1,0.25,0.5,1)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the generators run")
+    p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES, help="where the generators run")
     add_generator_flags(p)
     p.set_defaults(func=cmd_augment)
 
@@ -450,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="?", default="runs", metavar="RUNS", help="folder of runs and sweeps (default runs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the generators run")
+    p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES, help="where the generators run")
     add_generator_flags(p)
     p.set_defaults(func=cmd_serve)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from gankit import defaults
 from gankit.errors import GankitError
 
 
@@ -97,7 +98,7 @@ class Config:
     log_grad_norm: bool = _f(False, "also log grad_norm_g, the L2 norm of the generator's gradient at each step")
     checkpoint_every: int = _f(0, "also save checkpoints/last.pt every N generator steps (at a log window); 0: at epoch ends only", min=0)
     seed: int = _f(0, "seed of weights, data order, noise and the fixed grid", min=0)
-    device: str = _f("auto", "auto (cuda when available), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    device: str = _f(defaults.DEVICE, "auto (cuda when available), cpu or cuda", choices=defaults.DEVICES)
     precision: str = _f("fp32", "fp32, or bf16: the forward passes of G and D under bfloat16 autocast (a GPU lever; "
                                 "losses, the gradient penalty, weights, optimizer state and checkpoints stay fp32)",
                         choices=("fp32", "bf16"))

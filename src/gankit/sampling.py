@@ -11,11 +11,13 @@ import torch
 
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.models import MODELS, DataShape, build_models
+from gankit.data.shape import DataShape
+from gankit.models import MODELS, build_models
 from gankit.noise import sample_noise
 from gankit.training.checkpoint import load_weights, read_checkpoint
 from gankit.device import resolve_device
 from gankit.run_dir import RunDir
+from gankit import defaults
 
 __all__ = ["CHECKPOINTS", "GENERATORS", "Run", "load", "to_uint8"]
 
@@ -103,11 +105,12 @@ class Run:
         y = self._labels(n, label)
         return self._generate(z, y), self._original_labels(y, n)
 
-    def sample(self, n: int = 64, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
+    def sample(self, n: int = defaults.SAMPLE_N, label: Optional[int] = None, seed: int = defaults.SEED) -> torch.Tensor:
         """n generated samples: uint8 (n, C, H, W) images, or float (n, 2) toy points."""
         return self.sample_with_labels(n, label, seed)[0]
 
-    def interpolate_with_labels(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0):
+    def interpolate_with_labels(self, steps: int = defaults.STRIP_STEPS, rows: int = defaults.STRIP_ROWS,
+                                label: Optional[int] = None, seed: int = defaults.SEED):
         """``rows`` strips of ``steps`` samples along α·z1 + (1 − α)·z2, α from 1 to 0 (so each
         strip goes from G(z1) to G(z2)): uint8 (rows · steps, C, H, W), row-major, and labels."""
         if steps < 2 or rows < 1:
@@ -140,16 +143,17 @@ class Run:
         y = torch.arange(k).repeat(rows).to(self.device)
         return self._generate(z, y)
 
-    def interpolate(self, steps: int = 10, rows: int = 8, label: Optional[int] = None, seed: int = 0) -> torch.Tensor:
+    def interpolate(self, steps: int = defaults.STRIP_STEPS, rows: int = defaults.STRIP_ROWS,
+                    label: Optional[int] = None, seed: int = defaults.SEED) -> torch.Tensor:
         """The strips of ``interpolate_with_labels``, without the labels."""
         return self.interpolate_with_labels(steps, rows, label, seed)[0]
 
 
-GENERATORS = ("ema", "raw")
-CHECKPOINTS = ("last", "best")
+GENERATORS, CHECKPOINTS = defaults.GENERATORS, defaults.CHECKPOINTS
 
 
-def load(directory: str | Path, device: str = "auto", generator: Optional[str] = None, checkpoint: str = "last") -> Run:
+def load(directory: str | Path, device: str = defaults.DEVICE, generator: Optional[str] = None,
+         checkpoint: str = defaults.CHECKPOINT) -> Run:
     """A saved run, ready to sample. ``checkpoint``: "last" (``checkpoints/last.pt``) or "best"
     (``checkpoints/best.pt``, kept at the best monitored metric). ``generator``: "ema" (the moving
     average of G's weights, the default where the run kept one) or "raw" (the trained G)."""

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.errors import GankitError
-from gankit.models.spec import DataShape
+from gankit.data.shape import DataShape
 
 
 @dataclass

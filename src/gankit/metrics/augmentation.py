@@ -26,8 +26,9 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.run_dir import RunDir
+from gankit import defaults
 
-RATIOS = (0.1, 0.25, 0.5, 1.0)
+RATIOS = defaults.AUGMENT_RATIOS
 VAL_SHARE = 0.1
 VAL_SEED = 1  # the validation carve: fixed, apart from the per-class draw's seed
 MAX_EPOCHS = 10
@@ -120,7 +121,7 @@ def per_class_accuracy(net, x: torch.Tensor, y: torch.Tensor, k: int) -> list[fl
 
 
 def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_classes: int,
-                 seeds: Sequence[int] = (0, 1, 2), ratios: Sequence[float] = RATIOS,
+                 seeds: Sequence[int] = defaults.AUGMENT_SEEDS, ratios: Sequence[float] = RATIOS,
                  say: Callable[[str], None] = lambda _: None) -> dict:
     """Train every condition for every seed; returns the per-condition results (see the module)."""
     from gankit.metrics.classifier import train_classifier

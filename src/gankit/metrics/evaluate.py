@@ -19,10 +19,11 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.registry import Registry
+from gankit import defaults
 
 log = logging.getLogger(__name__)
 METRICS: Registry[Callable[["Evaluation"], dict]] = Registry("metric")
-DEFAULT_METRICS = ("fid", "kid", "pr", "is", "classifier", "nn")
+DEFAULT_METRICS = defaults.METRICS
 GRID_SAMPLES = 8  # rows of the nearest-neighbour picture
 
 
@@ -296,8 +297,8 @@ def floor_samples(run, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tenso
     return test.images, torch.tensor(test.class_ids)[test.labels]
 
 
-def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = 10_000, n_real: Optional[int] = None,
-             reference: str = "train", seed: int = 0, fakes=None, inception_backend: str = "auto",
+def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = defaults.EVAL_N, n_real: Optional[int] = None,
+             reference: str = defaults.REFERENCE, seed: int = defaults.SEED, fakes=None, inception_backend: str = "auto",
              out_name: Optional[str] = "eval.json") -> dict:
     """Compute ``metrics`` for ``run`` (a ``gankit.Run``) and write ``run.dir/out_name``."""
     ev = Evaluation(run, n, n_real, reference, seed, fakes, inception_backend)

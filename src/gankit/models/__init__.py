@@ -6,9 +6,10 @@ from torch import nn
 from gankit.errors import GankitError
 from gankit.models.init import INITS
 from gankit.models.presets import MODELS
-from gankit.models.spec import DataShape, ModelSpec
+from gankit.data.shape import DataShape
+from gankit.models.spec import ModelSpec
 
-__all__ = ["MODELS", "DataShape", "ModelSpec", "build_models"]
+__all__ = ["MODELS", "ModelSpec", "build_models"]
 
 
 def build_models(cfg, shape: DataShape) -> tuple[nn.Module, nn.Module]:

@@ -17,7 +17,7 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from gankit.models.spec import DataShape
+from gankit.data.shape import DataShape
 
 
 class CodeDecoder(nn.Module):

@@ -9,7 +9,7 @@ from torch import nn
 from gankit.errors import GankitError
 from gankit.models.conditioning import one_hot, one_hot_maps
 from gankit.models.dcgan import down_block, n_blocks, up_block
-from gankit.models.spec import DataShape
+from gankit.data.shape import DataShape
 
 
 class ConditionalDCGANGenerator(nn.Module):

@@ -15,7 +15,7 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.models.minibatch_disc import with_minibatch_disc
-from gankit.models.spec import DataShape
+from gankit.data.shape import DataShape
 
 
 def n_blocks(size: int, model: str = "dcgan") -> int:

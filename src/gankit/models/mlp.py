@@ -10,7 +10,7 @@ from torch import nn
 
 from gankit.models.conditioning import one_hot
 from gankit.models.minibatch_disc import with_minibatch_disc
-from gankit.models.spec import DataShape
+from gankit.data.shape import DataShape
 
 
 def hidden_stack(dims: Sequence[int], dropout: float) -> nn.Sequential:

@@ -6,29 +6,7 @@ from typing import Any, Callable, Optional
 
 from torch import nn
 
-
-@dataclass(frozen=True)
-class DataShape:
-    """What the networks must produce and read: images (C, H, W) or points (dim,)."""
-
-    channels: int = 1
-    size: int = 32
-    num_classes: int = 10
-    point_dim: Optional[int] = None  # set for 2-D toy data; then channels/size are unused
-
-    @property
-    def is_points(self) -> bool:
-        return self.point_dim is not None
-
-    @property
-    def numel(self) -> int:
-        """Values per sample."""
-        return self.point_dim if self.is_points else self.channels * self.size * self.size
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return (self.point_dim,) if self.is_points else (self.channels, self.size, self.size)
-
+from gankit.data.shape import DataShape
 
 # build(cfg, shape) -> (generator, discriminator)
 Builder = Callable[[Any, DataShape], tuple[nn.Module, nn.Module]]

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gankit.models.dcgan import DCGANDiscriminator, n_blocks
-from gankit.models.spec import DataShape
+from gankit.data.shape import DataShape
 
 
 def upsample_conv(c_in: int, c_out: int, size: int, last: bool = False) -> list[nn.Module]:

@@ -160,3 +160,18 @@ def test_torn_checkpoint_is_a_gankit_error(keep, trainer, tmp_path):
     with pytest.raises(GankitError, match="corrupt or truncated") as info:
         read_checkpoint(path)
     assert "\n" not in str(info.value)
+
+
+def test_tiny_epochs_do_not_each_rewrite_the_checkpoint(tmp_path, monkeypatch):
+    """10-step epochs: saved every 4th epoch end (≥ 40 steps apart) and at the last step."""
+    import gankit
+    from gankit import Config
+    from gankit.training import checkpoint as ckpt, hooks
+
+    saved = []
+    real_save = ckpt.save_checkpoint
+    monkeypatch.setattr(hooks, "save_checkpoint", lambda state, path: (saved.append(state["step"]), real_save(state, path)))
+    gankit.train(Config(model="dcgan", data="digits", per_class=32, batch_size=32, ngf=4, ndf=4, image_size=16,
+                        max_steps=95, epochs=100, device="cpu", out=str(tmp_path / "r")))
+    assert saved == [40, 80, 95]
+    assert read_checkpoint(tmp_path / "r")["step"] == 95

@@ -9,8 +9,12 @@ from pathlib import Path
 import torch
 
 from gankit.atomic import atomic_write_text
+from gankit.data import load_run_data
+from gankit.experiments.autoencoder import load_encoder, reconstruct, save_reconstructions
 from gankit.experiments.spec import Variant
 from gankit.metrics.evaluate import POINT_METRICS, evaluate
+from gankit.plots import save_image_grid, save_points
+from gankit.run import load
 from gankit.run_dir import RunDir
 
 GRID_ROWS, STRIP_STEPS, SCATTER_POINTS = 8, 10, 2000
@@ -27,7 +31,6 @@ RECON_PREFIX = "recon_"  # eval.json keys of the autoencoder's reconstructions (
 def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int) -> None:
     """``eval.json`` for a run's samples; for the autoencoder (its decoded codes) also for its
     reconstructions of test images, under ``recon_`` names."""
-    from gankit.run import load
 
     run = load(folder)
     chosen = applicable(metrics, run.shape.is_points)
@@ -36,8 +39,6 @@ def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int)
     if variant.config.trainer != "autoencoder":
         evaluate(run, chosen, n)
         return
-    from gankit.data import load_run_data
-    from gankit.experiments.autoencoder import load_encoder, reconstruct
 
     doc = evaluate(run, chosen, n, out_name=None)
     test = load_run_data(run.config, "test")
@@ -53,15 +54,10 @@ def draw_artefacts(sections: list[str], variant: Variant, folder: Path) -> None:
     """The pictures the experiment's report sections show, for the runs they apply to."""
     if variant.config.trainer == "autoencoder":
         if not all((folder / name).exists() for name in ("reconstructions.png", "code_samples.png")):
-            from gankit.experiments.autoencoder import save_reconstructions
-            from gankit.run import load
-
             save_reconstructions(load(folder), folder)
         return
     if not set(sections) & {"class_grid", "interpolation", "modes"}:
         return
-    from gankit.plots import save_image_grid, save_points
-    from gankit.run import load
 
     run = load(folder)
     if "class_grid" in sections and run.conditional and not (folder / "class_grid.png").exists():
@@ -69,8 +65,6 @@ def draw_artefacts(sections: list[str], variant: Variant, folder: Path) -> None:
     if "interpolation" in sections and not run.shape.is_points and not (folder / "interpolation.png").exists():
         save_image_grid(run.interpolate(STRIP_STEPS, GRID_ROWS), folder / "interpolation.png", nrow=STRIP_STEPS)
     if "modes" in sections and run.shape.is_points and not (folder / "modes.png").exists():
-        from gankit.data import load_run_data
-
         real = load_run_data(run.config).images[:SCATTER_POINTS]
         save_points(run.sample(SCATTER_POINTS), real, folder / "modes.png",
                     title=f"{run.config.data}: {SCATTER_POINTS} samples over the data")

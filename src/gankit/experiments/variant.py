@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Optional
 
 from gankit.errors import GankitError
+from gankit.experiments.artefacts import draw_artefacts, evaluate_variant
 from gankit.experiments.spec import SweepSpec, Variant
-from gankit.training.loop import NonFiniteLoss
+from gankit.run import resume, train
 from gankit.run_dir import RunDir
+from gankit.training.loop import NonFiniteLoss
 
 log = logging.getLogger(__name__)
 IGNORED_FIELDS = ("out", "device", "data_dir")  # may differ between machines without changing the run
@@ -94,7 +96,6 @@ def run_variant(variant: Variant, folder: Path, progress: bool) -> str:
     state = saved_state(folder)
     if state is not None:
         check_same_config(state, cfg, folder)
-    from gankit.run import resume, train
 
     if state is None:
         ended = train(cfg, progress=progress).stopped
@@ -107,7 +108,6 @@ def run_variant(variant: Variant, folder: Path, progress: bool) -> str:
 
 def finish_variant(spec: SweepSpec, variant: Variant, folder: Path, budget: str) -> None:
     """Measure the variant (``eval.json``) and draw its report pictures, unless already done."""
-    from gankit.experiments.artefacts import draw_artefacts, evaluate_variant
 
     metrics = spec.metrics.get(budget, [])
     if metrics and not RunDir(folder).evaluation.exists():

@@ -24,9 +24,12 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from gankit.errors import GankitError
-from gankit.run_dir import RunDir
 from gankit import defaults
+from gankit.atomic import atomic_write_text
+from gankit.data import check_same_split, keep_per_class, load_run_data
+from gankit.errors import GankitError
+from gankit.metrics.classifier import train_classifier
+from gankit.run_dir import RunDir
 
 RATIOS = defaults.AUGMENT_RATIOS
 VAL_SHARE = 0.1
@@ -124,7 +127,6 @@ def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_cl
                  seeds: Sequence[int] = defaults.AUGMENT_SEEDS, ratios: Sequence[float] = RATIOS,
                  say: Callable[[str], None] = lambda _: None) -> dict:
     """Train every condition for every seed; returns the per-condition results (see the module)."""
-    from gankit.metrics.classifier import train_classifier
 
     train_idx, val_idx = stratified_split(real_y, VAL_SHARE, VAL_SEED)
     val = (real_x[val_idx], real_y[val_idx])
@@ -164,8 +166,6 @@ def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequenc
     first run and returns its content."""
     import json
 
-    from gankit.data import check_same_split, keep_per_class, load_run_data
-    from gankit.atomic import atomic_write_text
 
     first = runs[0]
     cfg = first.config

@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.cache import cache_root
-from gankit.errors import GankitError
 from gankit.atomic import atomic_torch_save
+from gankit.cache import cache_root
+from gankit.data import dataset_spec, load_data
+from gankit.data.base import fit_images
+from gankit.errors import GankitError
 
 log = logging.getLogger(__name__)
 INPUT_SIZE = 32
@@ -153,7 +155,6 @@ def accuracy(net: DomainClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
 def domain_classifier(data: str, data_dir: Optional[str] = None, classes=None, epochs: int = 6) -> TrainedClassifier:
     """The cached classifier of ``data`` (restricted to ``classes``), trained on first use on the
     training split and scored on the test split."""
-    from gankit.data import load_data
 
     key = f"{data}|{sorted(classes) if classes else 'all'}|{epochs}|v4"
     path = classifier_dir() / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
@@ -197,8 +198,6 @@ def match_classifier_input(images: torch.Tensor, cfg) -> torch.Tensor:
     """Generated uint8 images at the run's size -> the classifier's 32 px input, prepared the
     way its training data was: back to the data set's own size (undoing the run's padding or
     resizing), then padded or resized to 32 px as ``load_data`` does."""
-    from gankit.data import dataset_spec
-    from gankit.data.base import fit_images
 
     native = dataset_spec(cfg.data).native_size
     size = images.shape[-1]

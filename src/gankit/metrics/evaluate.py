@@ -17,9 +17,21 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from gankit.errors import GankitError
-from gankit.registry import Registry
 from gankit import defaults
+from gankit.atomic import atomic_write_text
+from gankit.data import check_same_split, load_run_data
+from gankit.data.toy2d import TOY_MIXTURES, toy_modes
+from gankit.errors import GankitError
+from gankit.metrics.augmentation import augment
+from gankit.metrics.classifier import class_statistics, domain_classifier, match_classifier_input
+from gankit.metrics.diversity import intra_class
+from gankit.metrics.fid_kid import StatsKey, cached_stats, feature_stats, fid, fid_kid
+from gankit.metrics.inception import InceptionFeatures, inception_score_available, inception_weights_path
+from gankit.metrics.modes import mode_coverage
+from gankit.metrics.neighbours import memorisation, save_neighbour_grid
+from gankit.metrics.precision_recall import precision_recall
+from gankit.metrics.sharpness import laplacian_variance
+from gankit.registry import Registry
 
 log = logging.getLogger(__name__)
 METRICS: Registry[Callable[["Evaluation"], dict]] = Registry("metric")
@@ -60,7 +72,6 @@ class Evaluation:
 
     def real(self, split: str, count: Optional[int] = None):
         """``count`` random images (seeded) of ``split`` at the run's resolution and classes."""
-        from gankit.data import check_same_split, load_run_data
 
         data = load_run_data(self.cfg, split)
         check_same_split(self.run.data_info, data, self.run.dir)
@@ -76,8 +87,6 @@ class Evaluation:
     # --- Inception ------------------------------------------------------------------------------
     @cached_property
     def inception(self):
-        from gankit.metrics.inception import InceptionFeatures
-
         return InceptionFeatures(backend=self.inception_backend)
 
     def inception_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -85,8 +94,6 @@ class Evaluation:
 
     @cached_property
     def real_inception(self):
-        from gankit.metrics.fid_kid import StatsKey, cached_stats
-
         key = StatsKey(self.cfg.data + (f"[{','.join(map(str, self.cfg.classes))}]" if self.cfg.classes else ""),
                        self.reference, self.cfg.image_size, self.inception.key,
                        len(self.reals))
@@ -94,15 +101,11 @@ class Evaluation:
 
     @cached_property
     def fake_inception(self):
-        from gankit.metrics.fid_kid import feature_stats
-
         return feature_stats(self.inception_features(self.fakes[0]), self.real_inception.extractor,
                              self.inception.weights_sha256)
 
     @cached_property
     def fid_kid(self) -> dict:
-        from gankit.metrics.fid_kid import fid_kid
-
         return fid_kid(self.real_inception, self.fake_inception)
 
     # --- domain classifier ----------------------------------------------------------------------
@@ -110,7 +113,6 @@ class Evaluation:
     def classifier(self):
         """The domain classifier of the run's classes; for a run of one class, that of all
         classes, so its samples can be seen to mix in others (label accuracy = purity)."""
-        from gankit.metrics.classifier import domain_classifier
 
         classes = self.cfg.classes if self.cfg.classes and len(self.cfg.classes) > 1 else None
         return domain_classifier(self.cfg.data, self.cfg.data_dir, classes)
@@ -122,7 +124,6 @@ class Evaluation:
 
     def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(predicted class index, features) of images at the run's resolution."""
-        from gankit.metrics.classifier import match_classifier_input
 
         return self.classifier.run(match_classifier_input(images, self.cfg))
 
@@ -151,7 +152,6 @@ def kid_metric(ev: Evaluation) -> dict:
 @METRICS.register("pr")
 def precision_recall_metric(ev: Evaluation) -> dict:
     """Improved precision and recall on Inception features (Kynkäänniemi et al. 2019, k = 3)."""
-    from gankit.metrics.precision_recall import precision_recall
 
     out = precision_recall(ev.real_inception.features, ev.fake_inception.features)
     return dict(precision=out["precision"], recall=out["recall"], pr_k=out["k"])
@@ -161,7 +161,6 @@ def precision_recall_metric(ev: Evaluation) -> dict:
 def inception_score_metric(ev: Evaluation) -> dict:
     """Inception Score (Salimans et al. 2016): only with the full network's 1008-class logits
     (the weights the libraries download online), never from a stand-in; RGB sets only."""
-    from gankit.metrics.inception import inception_score_available, inception_weights_path
 
     available, reason = inception_score_available()
     if not available:
@@ -193,8 +192,6 @@ class ImageSet(torch.utils.data.Dataset):
 def classifier_metric(ev: Evaluation) -> dict:
     """Domain-classifier numbers: label accuracy (conditional runs), classes covered, KL of the
     class histogram to the real one (mode collapse), and FID on the classifier's features."""
-    from gankit.metrics.classifier import class_statistics
-    from gankit.metrics.fid_kid import feature_stats, fid
 
     images, labels = ev.fakes
     pred, feats = ev.classify(images)
@@ -214,7 +211,6 @@ def classifier_metric(ev: Evaluation) -> dict:
 def intra_class_diversity(ev: Evaluation, images: torch.Tensor, classes: torch.Tensor, feats: torch.Tensor) -> dict:
     """Per-class diversity against the real test images of the class (``metrics.diversity``):
     generated images grouped by their label (conditional runs) or the classifier's reading."""
-    from gankit.metrics.diversity import intra_class
 
     test = ev.real("test")
     real_classes = ev.classifier_index(torch.tensor(test.class_ids)[test.labels])
@@ -235,8 +231,6 @@ def ambiguous_fraction(ev: Evaluation, features: torch.Tensor) -> float:
 def memorisation_metric(ev: Evaluation) -> dict:
     """Nearest training images of samples, in pixels and classifier features (a memorisation
     check); writes ``neighbours.png`` and ``neighbours_features.png`` into the run."""
-    from gankit.metrics.classifier import match_classifier_input
-    from gankit.metrics.neighbours import memorisation, save_neighbour_grid
 
     count = min(ev.n, 2000)  # nearest-neighbour search over the whole training set per sample
     train = ev.real("train")
@@ -255,7 +249,6 @@ def memorisation_metric(ev: Evaluation) -> dict:
 @METRICS.register("sharpness")
 def sharpness_metric(ev: Evaluation) -> dict:
     """Mean variance of the Laplacian of the samples and of as many real images: blur lowers it."""
-    from gankit.metrics.sharpness import laplacian_variance
 
     return dict(sharpness=float(laplacian_variance(ev.fakes[0]).mean()),
                 real_sharpness=float(laplacian_variance(ev.reals.images).mean()))
@@ -264,8 +257,6 @@ def sharpness_metric(ev: Evaluation) -> dict:
 @METRICS.register("modes")
 def mode_metric(ev: Evaluation) -> dict:
     """Modes covered, high-quality fraction and mode KL on a 2-D toy mixture (ring8, grid25)."""
-    from gankit.data.toy2d import TOY_MIXTURES, toy_modes
-    from gankit.metrics.modes import mode_coverage
 
     if ev.cfg.data not in TOY_MIXTURES:
         raise GankitError(f"metric modes needs a toy mixture ({', '.join(TOY_MIXTURES)}), not {ev.cfg.data}; "
@@ -279,7 +270,6 @@ def augment_metric(ev: Evaluation) -> dict:
     """``gankit augment``'s protocol on this run (its ``per_class`` real images when it was trained
     on a subset), written to ``augment.json``; here the summary: real-only and CAS test accuracy
     and the gain of adding as many samples as real images."""
-    from gankit.metrics.augmentation import augment
 
     doc = augment([ev.run], real_per_class=ev.run.config.per_class, seeds=(0, 1, 2), say=lambda _: None)
     conds = doc["conditions"]
@@ -316,8 +306,6 @@ def evaluate(run, metrics: Sequence[str] = DEFAULT_METRICS, n: int = defaults.EV
                                seed=seed, step=run.step, generator=run.generator_kind,
                                checkpoint=run.checkpoint))
     if out_name:
-        from gankit.atomic import atomic_write_text
-
         atomic_write_text(json.dumps(doc, indent=2) + "\n", Path(run.dir) / out_name)
     return doc
 

@@ -6,9 +6,12 @@ import json
 import math
 from pathlib import Path
 
+from gankit.errors import GankitError
+from gankit.metrics.evaluate import evaluate
+from gankit.plots import plot_losses, save_image_grid, save_points
+from gankit.run_dir import RunDir
 from gankit.sampling import Run
 from gankit.training.checkpoint import read_checkpoint, save_checkpoint
-from gankit.run_dir import RunDir
 
 
 class Hook:
@@ -76,8 +79,6 @@ class SampleGrid(Hook):
         self.folder, self.real_points = folder, real_points
 
     def on_epoch_end(self, trainer) -> None:
-        from gankit.plots import save_image_grid, save_points
-
         path = self.folder / f"epoch_{epoch_label(trainer):03d}.png"
         samples = trainer.fixed_samples().float().cpu()
         if trainer.shape.is_points:
@@ -94,8 +95,6 @@ class LossPlot(Hook):
         self.metrics, self.path = metrics, path
 
     def on_epoch_end(self, trainer) -> None:
-        from gankit.plots import plot_losses
-
         plot_losses(self.metrics, self.path)
 
 
@@ -166,7 +165,6 @@ class EvalMonitor(Hook):
         cfg = trainer.cfg
         import torch
 
-        from gankit.metrics.evaluate import evaluate
 
         metrics = [m.strip() for m in cfg.eval_metrics.split(",") if m.strip()]
         with torch.random.fork_rng(devices=[]):
@@ -211,8 +209,6 @@ class BestCheckpoint:
             self.value = read_checkpoint(self.path)["best"]["value"]
 
     def consider(self, trainer, row: dict) -> None:
-        from gankit.errors import GankitError
-
         metric = monitored_metric(trainer.cfg.best_metric, row)
         if metric is None:
             return

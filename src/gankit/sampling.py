@@ -161,8 +161,9 @@ def load(directory: str | Path, device: str = defaults.DEVICE, generator: Option
         raise GankitError(f"--generator {generator!r} is not one of {', '.join(GENERATORS)}")
     if checkpoint not in CHECKPOINTS:
         raise GankitError(f"--checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINTS)}")
-    path = RunDir(Path(directory)).checkpoint_named(checkpoint)
-    if checkpoint == "best" and not path.exists() and RunDir(Path(directory)).checkpoint.exists():
+    run_dir = RunDir(Path(directory))
+    path = run_dir.checkpoint_named(checkpoint)
+    if checkpoint == "best" and not path.exists() and run_dir.checkpoint.exists():
         raise GankitError(f"{directory} has no checkpoints/best.pt: it is kept by runs trained with --eval-every N "
                           "or --eval-every-steps N; use --checkpoint last")
     state = read_checkpoint(path)

@@ -49,6 +49,15 @@ def wait_for_rows(run: Path, proc: subprocess.Popen, rows: int, timeout: float =
         time.sleep(0.02)
 
 
+def wait_for_checkpoint(run: Path, proc: subprocess.Popen, timeout: float = 90) -> None:
+    """Until ``checkpoints/last.pt`` exists (its atomic rename has happened)."""
+    deadline = time.monotonic() + timeout
+    while not (run / "checkpoints" / "last.pt").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.02)
+
+
 def temporaries(run: Path) -> list[Path]:
     """Half-written files of atomic writes (``.NAME.XXXX.tmp``)."""
     return list(run.rglob(".*.tmp"))
@@ -77,6 +86,8 @@ def test_sigkill_at_twenty_random_moments_never_tears_a_checkpoint_or_the_log(tm
         proc = gankit_process(*(["train", *args, "--out", str(run)] if trial == 0 else ["resume", str(run), "-q"]))
         try:
             wait_for_rows(run, proc, 1)
+            if trial == 0:  # a run killed before its first save has nothing to resume: let it make one
+                wait_for_checkpoint(run, proc)
             if trial % 3 == 2:
                 kill_inside_a_checkpoint_write(run, proc)
             else:

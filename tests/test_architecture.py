@@ -1,5 +1,7 @@
 """The layering: no import cycle among gankit's modules, counting imports inside functions."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -62,3 +64,47 @@ def test_gankit_has_no_import_cycle():
     graph = import_graph()
     assert len(graph) > 50 and "gankit.sampling" in graph["gankit.training.runner"]
     assert cycles(graph) == []
+
+
+def deferred_imports() -> list[tuple[str, int, str]]:
+    """(file, line, source) of every import of a gankit module inside a function."""
+    found = []
+    for path in sorted((SRC / "gankit").rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gankit")) or (
+                            isinstance(node, ast.Import) and any(a.name.startswith("gankit") for a in node.names)):
+                        found.append((path.name, node.lineno, lines[node.lineno - 1].strip()))
+    return sorted(set(found))
+
+
+def test_every_import_inside_a_function_says_why():
+    """A gankit import is deferred only to keep `import gankit`/`gankit --help` torch-free or to
+    break a cycle, and says so beside it; anything else belongs at the top of its module."""
+    found = deferred_imports()
+    assert found, "the walker finds the CLI's deferred imports"
+    unexplained = [f"{name}:{line}: {source}" for name, line, source in found if "# deferred: " not in source]
+    assert unexplained == []
+
+
+def torch_loaded_after(code: str) -> bool:
+    """Whether running ``code`` in a fresh interpreter imports torch."""
+    probe = f"import sys\n{code}\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=SRC.parent)
+    return out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_the_probe_sees_torch():
+    assert torch_loaded_after("import torch")
+
+
+def test_import_gankit_and_every_help_page_are_torch_free():
+    """`import gankit`, `gankit --help` and each command's --help: torch (2.5 s to import) never loads."""
+    assert not torch_loaded_after("import gankit")
+    helps = ("import argparse, gankit.cli as cli\n"
+             "parser = cli.build_parser(); parser.format_help()\n"
+             "for action in parser._subparsers._group_actions:\n"
+             "    for sub in action.choices.values(): sub.format_help()")
+    assert not torch_loaded_after(helps)

@@ -15,7 +15,7 @@ __all__ = ["Config", "GankitError", "Run", "load", "resume", "train", "__version
 def __getattr__(name):
     # The API entry points import torch-heavy modules; load them on first use only.
     if name in ("train", "resume", "load", "Run"):
-        from gankit import run
+        from gankit import run  # deferred: `import gankit` stays torch-free
 
         return getattr(run, name)
     raise AttributeError(name)

@@ -2,6 +2,8 @@
 
 Flags of ``train`` come from the ``Config`` dataclass, choices from the registries. Every user
 error is one line on stderr (exit 2); a run stopped by Ctrl-C/SIGTERM has saved its checkpoint.
+Only torch-free modules are imported at the top, so that ``gankit --help`` answers at once; each
+command imports what it runs.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from typing import Optional, Sequence
 from gankit.config import FIELDS, Config, load_toml, parse_value
 from gankit.errors import GankitError
 from gankit import defaults
+from gankit.bench.models import BENCH_MODELS
+from gankit.experiments.spec import BUDGETS, load_sweep, shipped_ids
 
 EXIT_USAGE, EXIT_SIGNAL = 2, {"SIGINT": 130, "SIGTERM": 143}
 
@@ -93,13 +97,13 @@ def launched(args) -> Optional[int]:
         raise GankitError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc == 1:
         return None
-    from gankit.training.launch import launch, strip_nproc
+    from gankit.training.launch import launch, strip_nproc  # deferred: `gankit --help` stays torch-free
 
     return launch(strip_nproc(args.argv), args.nproc)
 
 
 def cmd_train(args) -> int:
-    from gankit.run import train
+    from gankit.run import train  # deferred: `gankit --help` stays torch-free
 
     if args.dry_run:
         print_dry_run(*config_and_sources(args))
@@ -114,7 +118,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from gankit.run import resume
+    from gankit.run import resume  # deferred: `gankit --help` stays torch-free
 
     code = launched(args)
     if code is not None:
@@ -134,8 +138,8 @@ def save_samples(samples, labels, out: Path, nrow: int) -> None:
     """PNG grid (or scatter for points), or .npz with uint8 ``images`` (N, C, H, W) and ``labels``."""
     import numpy as np
 
-    from gankit.plots import save_image_grid, save_points
-    from gankit.atomic import atomic_path
+    from gankit.plots import save_image_grid, save_points  # deferred: `gankit --help` stays torch-free
+    from gankit.atomic import atomic_path  # deferred: `gankit --help` stays torch-free
 
     if out.suffix == ".npz":
         with atomic_path(out) as tmp:
@@ -154,12 +158,12 @@ def is_folder_target(out: str) -> bool:
 
 
 def cmd_sample(args) -> int:
-    from gankit.run import load
+    from gankit.run import load  # deferred: `gankit --help` stays torch-free
 
     run = load(args.dir, args.device, args.generator, args.checkpoint)
     samples, labels = run.sample_with_labels(args.n, args.label, args.seed)
     if is_folder_target(args.out):
-        from gankit.sample_folder import UNLABELLED, write_sample_folder
+        from gankit.sample_folder import UNLABELLED, write_sample_folder  # deferred: `gankit --help` stays torch-free
 
         manifest = write_sample_folder(run, samples, labels, Path(args.out), args.seed)
         if not manifest["labelled"]:
@@ -174,7 +178,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_interpolate(args) -> int:
-    from gankit.run import load
+    from gankit.run import load  # deferred: `gankit --help` stays torch-free
 
     run = load(args.dir, args.device, args.generator, args.checkpoint)
     strips, labels = run.interpolate_with_labels(args.steps, args.rows, args.label, args.seed)
@@ -184,8 +188,8 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from gankit.metrics.evaluate import evaluate, floor_samples
-    from gankit.run import load
+    from gankit.metrics.evaluate import evaluate, floor_samples  # deferred: `gankit --help` stays torch-free
+    from gankit.run import load  # deferred: `gankit --help` stays torch-free
 
     run = load(args.dir, args.device, args.generator, args.checkpoint)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -204,8 +208,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_augment(args) -> int:
-    from gankit.metrics.augmentation import augment, table
-    from gankit.run import load
+    from gankit.metrics.augmentation import augment, table  # deferred: `gankit --help` stays torch-free
+    from gankit.run import load  # deferred: `gankit --help` stays torch-free
 
     folders = [args.dir] + [d for d in (args.runs or "").split(",") if d.strip()]
     runs = [load(folder.strip(), args.device, args.generator, args.checkpoint) for folder in folders]
@@ -239,8 +243,7 @@ def seed_list(text: str) -> list[int]:
 
 
 def cmd_sweep(args) -> int:
-    from gankit.experiments.spec import load_sweep
-    from gankit.experiments.sweep import run_sweep
+    from gankit.experiments.sweep import run_sweep  # deferred: `gankit --help` stays torch-free
 
     spec = load_sweep(args.experiment)
     say = lambda text: print(f"gankit sweep {spec.id}: {text}", file=sys.stderr)  # noqa: E731
@@ -259,7 +262,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from gankit.web.app import serve
+    from gankit.web.app import serve  # deferred: `gankit --help` stays torch-free
 
     serve(args.runs, args.host, args.port, args.device, say=lambda text: print(text, file=sys.stderr),
           generator=args.generator, checkpoint=args.checkpoint)
@@ -267,15 +270,14 @@ def cmd_serve(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from gankit.experiments.report import write_report
+    from gankit.experiments.report import write_report  # deferred: `gankit --help` stays torch-free
 
     print(write_report(args.dir))
     return 0
 
 
 def cmd_bench(args) -> int:
-    from gankit.bench.measure import BENCH_MODELS
-    from gankit.bench.table import HEADER, run_bench
+    from gankit.bench.table import HEADER, run_bench  # deferred: `gankit --help` stays torch-free
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for name in models:
@@ -285,7 +287,7 @@ def cmd_bench(args) -> int:
     for precision in precisions:
         Config(precision=precision).validate()  # the choices of Config.precision, as a one-line error
     if args.device == "cuda":
-        from gankit.device import resolve_device
+        from gankit.device import resolve_device  # deferred: `gankit --help` stays torch-free
 
         resolve_device("cuda")
     say = lambda line: print(line, flush=True)  # noqa: E731
@@ -294,27 +296,27 @@ def cmd_bench(args) -> int:
         run_bench(models, args.data, args.data_dir, args.device, baseline=not args.no_baseline, scale=args.scale,
                   say=say, precisions=precisions)
     if args.inception:
-        from gankit.bench.inception import run_inception_bench
+        from gankit.bench.inception import run_inception_bench  # deferred: `gankit --help` stays torch-free
 
         run_inception_bench(n=max(16, round(200 * args.scale)), say=say)
     if args.scaling:
         import time
 
-        from gankit.bench.scaling import run_scaling
+        from gankit.bench.scaling import run_scaling  # deferred: `gankit --help` stays torch-free
 
         out = Path(args.out or f"runs/bench-scaling-{time.strftime('%Y%m%d-%H%M%S')}")
         run_scaling(args.data, args.data_dir, args.device, out, scale=args.scale, say=say)
     if args.time_to_quality:
         import time
 
-        from gankit.bench.quality import time_to_quality
+        from gankit.bench.quality import time_to_quality  # deferred: `gankit --help` stays torch-free
 
         out = args.out or f"runs/bench-time-to-quality-{time.strftime('%Y%m%d-%H%M%S')}"
         time_to_quality(out, args.data, args.data_dir, say=say, lr=args.quality_lr, model=args.quality_model)
     if args.memory_epochs:
         import tempfile
 
-        from gankit.bench.quality import memory_over_epochs
+        from gankit.bench.quality import memory_over_epochs  # deferred: `gankit --help` stays torch-free
 
         with tempfile.TemporaryDirectory() as tmp:
             rss = memory_over_epochs(f"{tmp}/run", args.data, args.data_dir, args.memory_epochs, classes=[3])
@@ -324,7 +326,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from gankit.models import MODELS
+    from gankit.models import MODELS  # deferred: `gankit --help` stays torch-free
 
     for name, spec in MODELS.items():
         kind = "conditional" if spec.conditional else "points" if spec.data_kind == "points" else "unconditional"
@@ -333,7 +335,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from gankit.data import DATASETS, data_roots
+    from gankit.data import DATASETS, data_roots  # deferred: `gankit --help` stays torch-free
 
     roots = data_roots(args.data_dir)
     print(f"looking under: {', '.join(map(str, roots))}")
@@ -422,7 +424,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_generator_flags(p)
     p.set_defaults(func=cmd_augment)
 
-    from gankit.experiments.spec import BUDGETS, shipped_ids
 
     p = sub.add_parser("sweep", help="run an experiment's variants (E1 … E14 or a sweep .toml); prints its folder",
                        description="Runs every variant of an experiment under one folder, measures each and writes "
@@ -456,7 +457,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_generator_flags(p)
     p.set_defaults(func=cmd_serve)
 
-    from gankit.bench.measure import BENCH_MODELS
 
     p = sub.add_parser("bench", help="training throughput against the PyTorch DCGAN example's loop",
                        description="Images/s over whole D+G steps after warm-up, for gankit's loop and a plain "

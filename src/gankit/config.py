@@ -109,7 +109,7 @@ class Config:
 
         Raises ``GankitError`` for an unknown model or a value out of range.
         """
-        from gankit.models import MODELS  # late: models import this module
+        from gankit.models import MODELS  # deferred: models import this module
 
         preset = MODELS[self.model].preset
         values = dataclasses.asdict(self)
@@ -129,7 +129,7 @@ class Config:
     def sources(self, given: dict[str, str]) -> dict[str, str]:
         """Where each field of ``self.resolved()`` comes from: ``given[name]`` for the fields the
         user set (e.g. "flag", "TOML"), else "preset", "fallback" or "default"."""
-        from gankit.models import MODELS
+        from gankit.models import MODELS  # deferred: keeps `import gankit` torch-free
 
         preset = MODELS[self.model].preset
         out = {}
@@ -185,9 +185,9 @@ FIELDS = {f.name: f for f in fields(Config)}
 def check_registered(cfg: Config) -> None:
     """The optimizer, loss and init named by ``cfg`` exist in their registries (the one list of
     each; torch-heavy modules, so checked here rather than as choices in the field)."""
-    from gankit.losses import LOSSES
-    from gankit.models.init import INITS
-    from gankit.training.optim import OPTIMIZERS
+    from gankit.losses import LOSSES  # deferred: keeps `import gankit` torch-free
+    from gankit.models.init import INITS  # deferred: keeps `import gankit` torch-free
+    from gankit.training.optim import OPTIMIZERS  # deferred: keeps `import gankit` torch-free
 
     for name, registry in (("optimizer", OPTIMIZERS), ("loss", LOSSES), ("init", INITS)):
         value = getattr(cfg, name)

@@ -13,6 +13,9 @@ import time
 from typing import Callable, Optional, Sequence
 
 import torch
+from gankit.metrics.inception import InceptionFeatures
+from gankit.bench.measure import in_fresh_process
+from gankit.metrics.inception_backends import BACKENDS, installed
 
 HEADER = (f"{'backend':12s} {'version':>14s} {'batch':>6s} {'images/s':>9s} {'vs torch':>9s} "
           f"{'s / 1,000':>10s} {'first use s':>12s} {'max |diff|':>11s} {'relative':>9s}")
@@ -21,8 +24,6 @@ HEADER = (f"{'backend':12s} {'version':>14s} {'batch':>6s} {'images/s':>9s} {'vs
 def measure_backend(name: str, n: int = 200, size: int = 32, channels: int = 1, seed: int = 0) -> dict:
     """Time backend ``name`` on ``n`` random uint8 (channels, size, size) images in this process."""
     import os
-
-    from gankit.metrics.inception import InceptionFeatures
 
     gen = torch.Generator().manual_seed(seed)
     images = torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=gen)
@@ -52,9 +53,6 @@ def reference_features(net: torch.nn.Module, images: torch.Tensor, batch: int = 
 def run_inception_bench(n: int = 200, size: int = 32, channels: int = 1, backends: Optional[Sequence[str]] = None,
                         say: Callable[[str], None] = print) -> list[dict]:
     """Measure every installed backend (or ``backends``), each in a fresh process; print the table."""
-    from gankit.bench.measure import in_fresh_process
-    from gankit.metrics.inception_backends import BACKENDS, installed
-
     names = list(backends) if backends else [b for b in BACKENDS if installed(b)]
     say(f"FID Inception backends on {n} random {channels}×{size}×{size} images, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads (features against torch-fidelity's extractor)")

@@ -11,15 +11,14 @@ from typing import Any, Callable, Optional
 
 import torch
 
-# name -> config fields; the example's setting is dcgan-64 (ngf = ndf = 64, batch 64, z 100).
-BENCH_MODELS: dict[str, dict[str, Any]] = {
-    "dcgan-64": dict(model="dcgan", image_size=64, ngf=64, ndf=64),
-    "dcgan-32": dict(model="dcgan", image_size=32),
-    "gan": dict(model="gan"),
-    "cdcgan": dict(model="cdcgan"),
-    "wgan-gp": dict(model="wgan-gp"),
-}
-BASELINE_MODELS = ("dcgan-64", "dcgan-32", "gan", "cdcgan")  # the example's loop has no critic steps
+from gankit.bench.baseline import baseline_images_per_s
+from gankit.bench.models import BENCH_MODELS
+from gankit.config import Config
+from gankit.data import dataset_spec, load_data, load_run_data
+from gankit.device import resolve_device
+from gankit.training.runner import flush_denormals
+from gankit.training.trainer import GANTrainer
+
 
 
 @dataclass
@@ -44,11 +43,6 @@ def peak_rss_mb() -> float:
 
 def build(job: Job):
     """The resolved config, data and trainer of a job (the trainer's networks serve both loops)."""
-    from gankit.config import Config
-    from gankit.data import load_run_data
-    from gankit.device import resolve_device
-    from gankit.training.trainer import GANTrainer
-
     cfg = Config(**{**BENCH_MODELS[job.name], **job.extra}, data=job.data, data_dir=job.data_dir,
                  device=job.device).resolved()
     data = load_run_data(cfg)
@@ -81,9 +75,6 @@ def run_job(job: Job) -> dict[str, Any]:
     torch.manual_seed(0)
     cfg, data, trainer = build(job)
     if job.loop == "baseline":
-        from gankit.bench.baseline import baseline_images_per_s
-        from gankit.data import dataset_spec, load_data
-
         # The files at their own size, as the example reads them; its Resize brings them to the run's size.
         native = load_data(cfg.data, cfg.data_dir, dataset_spec(cfg.data).native_size or cfg.image_size, cfg.classes)
         # The example's networks are plain NCHW modules: undo the trainer's channels-last layout.
@@ -92,8 +83,6 @@ def run_job(job: Job) -> dict[str, Any]:
                                      trainer.spec.conditional, cfg.lr_d, cfg.batch_size, job.warmup, job.steps,
                                      device=trainer.device)
         return dict(images_per_s=rate, peak_rss_mb=peak_rss_mb())
-    from gankit.training.runner import flush_denormals
-
     with flush_denormals(trainer.device):  # as gankit's training loop runs
         return timed_steps(trainer, job, cfg)
 

@@ -13,6 +13,9 @@ from gankit.jsonl import read_jsonl
 from gankit.metrics.quality_bar import MAX_CLASS_KL, reaches_quality
 from gankit.training import hooks as H
 from gankit.run_dir import RunDir
+from gankit.metrics.classifier import domain_classifier
+from gankit.training.signals import StopFlag
+from gankit.training.runner import train
 
 
 class StopAtQuality(H.Hook):
@@ -39,16 +42,11 @@ def time_to_quality(out: str, data: str = "mnist", data_dir: Optional[str] = Non
     """Train ``model`` (32 px) with its preset (or learning rate ``lr`` for both networks) until the
     criterion holds; returns the step, the wall time (evaluations included) and the training time
     at that point, and the classifier-FID curve."""
-    from gankit.metrics.classifier import domain_classifier
-    from gankit.training.signals import StopFlag
-
     cfg = Config(model=model, data=data, data_dir=data_dir, max_steps=max_steps, epochs=100, eval_every_steps=every,
                  eval_metrics="classifier", eval_n=2000, lr_g=lr, lr_d=lr, out=out).resolved()
     domain_classifier(cfg.data, cfg.data_dir)  # trained (or loaded) before the clock starts
     stop = StopFlag()
     watcher = StopAtQuality(RunDir(Path(out)).eval_history, stop, max_kl, time.perf_counter())
-    from gankit.training.runner import train
-
     run = train(cfg, hooks=[watcher], stop=stop)
     curve = read_jsonl(RunDir(run.dir).eval_history)
     result = dict(reached=watcher.reached, curve=[(r["step"], round(r["classifier_fid"], 1), r["classes_covered"],
@@ -80,8 +78,6 @@ def memory_over_epochs(out: str, data: str = "mnist", data_dir: Optional[str] = 
                        classes: Optional[list] = None, extra: Optional[dict] = None) -> list[float]:
     """RSS (MB) after each of ``epochs`` epochs of a ``dcgan`` 64 px run (ngf = ndf = 64) on
     ``classes`` (a subset keeps epochs short): flat numbers mean nothing accumulates."""
-    from gankit.training.runner import train
-
     values = dict(model="dcgan", image_size=64, ngf=64, ndf=64, data=data, data_dir=data_dir, classes=classes,
                   epochs=epochs, out=out)
     cfg = Config(**{**values, **(extra or {})}).resolved()

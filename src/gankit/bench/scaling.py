@@ -17,6 +17,10 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from gankit.bench.measure import Job, in_fresh_process, run_job
+from gankit.metrics.inception import InceptionFeatures
+from gankit.bench.measure import cpu_peak_gflops
+from gankit.bench.table import gpu_peak
+from gankit.plots import new_figure, save_figure
 
 SIZES = (32, 64, 128)
 BATCHES = (32, 64, 128, 256, 512)
@@ -34,8 +38,6 @@ def training_jobs(data: str, data_dir: Optional[str], device: str, sizes: Sequen
 
 def eval_seconds(channels: int, size: int, counts: Sequence[int] = EVAL_COUNTS) -> dict:
     """Seconds of Inception features for each of ``counts`` random images (after a warm-up)."""
-    from gankit.metrics.inception import InceptionFeatures
-
     extractor = InceptionFeatures()
     images = torch.randint(0, 256, (max(counts), channels, size, size), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
@@ -52,9 +54,6 @@ def run_scaling(data: str, data_dir: Optional[str], device: str, out: Path, scal
                 sizes: Sequence[int] = SIZES, batches: Sequence[int] = BATCHES,
                 eval_counts: Sequence[int] = EVAL_COUNTS, say: Callable[[str], None] = print) -> dict:
     """Measure, print, and write ``out/scaling.json`` and ``out/scaling.png``; returns the numbers."""
-    from gankit.bench.measure import cpu_peak_gflops
-    from gankit.bench.table import gpu_peak
-
     peak, how = gpu_peak() if device == "cuda" else cpu_peak_gflops()
     say(f"peak estimate: {how}")
     say(f"{'size':>5s} {'batch':>6s} {'images/s':>9s} {'GFLOP/step':>11s} {'GFLOP/s':>8s} {'of peak':>8s} {'peak RSS MB':>12s}")
@@ -86,8 +85,6 @@ def run_scaling(data: str, data_dir: Optional[str], device: str, out: Path, scal
 
 def plot_scaling(result: dict, path: Path) -> None:
     """Three panels against batch size, a line per image size: images/s, GFLOP/s, peak RSS."""
-    from gankit.plots import new_figure, save_figure
-
     plt, fig, axes = new_figure(3, width=4.4)
     panels = (("images_per_s", "images/s"), ("gflops", "GFLOP/s (dashed: peak estimate)"), ("rss_mb", "peak RSS (MB)"))
     for ax, (key, label) in zip(axes, panels):

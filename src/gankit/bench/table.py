@@ -7,7 +7,8 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from gankit.bench.measure import BASELINE_MODELS, Job, cpu_peak_gflops, in_fresh_process, run_job
+from gankit.bench.models import BASELINE_MODELS
+from gankit.bench.measure import Job, cpu_peak_gflops, in_fresh_process, run_job
 
 # (warm-up, timed) steps per model: the 64 px nets take about a second a step on a 2-core CPU.
 STEPS = {"dcgan-64": (3, 15), "gan": (20, 300)}

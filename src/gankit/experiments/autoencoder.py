@@ -11,6 +11,7 @@ from gankit.data import load_run_data
 from gankit.models.autoencoder import Encoder
 from gankit.sampling import Run, to_uint8
 from gankit.training.checkpoint import load_weights, read_checkpoint
+from gankit.plots import save_image_grid
 
 N_SHOWN = 16  # test images in reconstructions.png (originals above, reconstructions below)
 
@@ -34,8 +35,6 @@ def reconstruct(run: Run, encoder: Encoder, images: torch.Tensor, batch: int = 5
 def save_reconstructions(run: Run, folder: Path) -> None:
     """``reconstructions.png``: the first test images above their reconstructions; and
     ``code_samples.png``: 64 images the run generates (decoded codes of the fitted Gaussian)."""
-    from gankit.plots import save_image_grid
-
     originals = load_run_data(run.config, "test").images[:N_SHOWN]
     save_image_grid(torch.cat([originals, reconstruct(run, load_encoder(run), originals)]),
                     folder / "reconstructions.png", nrow=N_SHOWN)

@@ -120,7 +120,7 @@ class SweepSpec:
         values = coerce_fields({**shared, **changes, **budget_fields}, f"sweep {self.id}, variant {name}")
         cfg = Config(**values)
         cfg.resolved()  # an unknown model or data set, or a value out of range, fails before anything runs
-        from gankit.data import dataset_spec
+        from gankit.data import dataset_spec  # deferred: keeps `gankit --help` torch-free
 
         dataset_spec(cfg.data)
         return Variant(name, changes, cfg)
@@ -183,8 +183,8 @@ def parse_sweep(raw: dict[str, Any], exp_id: str, source: str) -> SweepSpec:
     budgets = raw.get("budget", {})
     if set(budgets) - set(BUDGETS):
         raise GankitError(f"{source}: [budget] tables must be {' and '.join(BUDGETS)}")
-    from gankit.experiments.sections import SECTIONS
-    from gankit.metrics.evaluate import METRICS
+    from gankit.experiments.sections import SECTIONS  # deferred: keeps `gankit --help` torch-free
+    from gankit.metrics.evaluate import METRICS  # deferred: keeps `gankit --help` torch-free
 
     sections = meta.get("sections", ["samples", "losses"])
     for name in sections:

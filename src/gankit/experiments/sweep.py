@@ -19,6 +19,7 @@ from gankit.experiments.spec import SweepSpec, Variant
 from gankit.experiments.variant import VariantResult, stopped, train_and_finish
 from gankit.atomic import atomic_write_text
 from gankit.run_dir import SweepDir
+from gankit.experiments.report import write_report
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ def run_sweep(spec: SweepSpec, budget: str = "quick", data: Optional[str] = None
             if stopped(results[-1]):
                 break
     if not any(stopped(r) for r in results):
-        from gankit.experiments.report import write_report
-
         write_report(root)
     return root, results
 

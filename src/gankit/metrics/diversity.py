@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from gankit.metrics.fid_kid import feature_stats, fid
 
 Tensor = torch.Tensor
 PER_CLASS = 100  # images per class for the pairwise distances (4,950 pairs)
@@ -48,8 +49,6 @@ def intra_class(fake_classes: Tensor, fake_images: Tensor, fake_features: Tensor
     of them. Returns the mean and the worst class of each (``*_mean``, ``*_min`` / ``*_max``) and
     which class is the least varied (its index in ``classes``' numbering). A class with fewer than
     two generated images scores diversity 0 and no FID."""
-    from gankit.metrics.fid_kid import feature_stats, fid
-
     pixel, feature, fids, kept = [], [], [], []
     for c in classes:
         f, r = fake_classes == c, real_classes == c

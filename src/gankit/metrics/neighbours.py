@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
+from gankit.plots import save_image_grid
 
 
 def nearest(queries: torch.Tensor, bank: torch.Tensor, k: int = 1, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,8 +45,6 @@ def save_neighbour_grid(samples: torch.Tensor, train: torch.Tensor, path: Path, 
                         embed: Callable[[torch.Tensor], torch.Tensor] = flat_pixels,
                         train_embedding: Optional[torch.Tensor] = None) -> None:
     """A PNG with one row per sample: the sample, then its ``k`` nearest training images."""
-    from gankit.plots import save_image_grid
-
     save_image_grid(neighbour_rows(samples, train, k, embed, train_embedding), path, nrow=k + 1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.models.autoencoder import build_autoencoder  # E12's baseline, not one of MODELS
 from gankit.models.init import INITS
 from gankit.models.presets import MODELS
 from gankit.data.shape import DataShape
@@ -27,8 +28,6 @@ def build_models(cfg, shape: DataShape) -> tuple[nn.Module, nn.Module]:
         raise GankitError(f"model {cfg.model} is conditional but {cfg.data} has {shape.num_classes} class: "
                           "use a labelled data set or keep at least two --classes")
     if cfg.trainer == "autoencoder":
-        from gankit.models.autoencoder import build_autoencoder  # here: a baseline, not one of MODELS
-
         g, d = build_autoencoder(cfg, shape)
     else:
         g, d = spec.build(cfg, shape)

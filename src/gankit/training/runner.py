@@ -23,6 +23,7 @@ from gankit.run_dir import RunDir, create_run_dir, default_out, ensure_new, trun
 from gankit.training.signals import StopFlag, stop_on_signals
 from gankit.training.autoencoder_trainer import AutoencoderTrainer
 from gankit.training.trainer import GANTrainer
+from gankit.metrics.evaluate import METRICS, POINT_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ def check_eval_metrics(cfg: Config, points: bool) -> None:
     """Metrics recorded during training must exist and fit the data, before any step is taken."""
     if not (cfg.eval_every or cfg.eval_every_steps):
         return
-    from gankit.metrics.evaluate import METRICS, POINT_METRICS
-
     for name in (m.strip() for m in cfg.eval_metrics.split(",") if m.strip()):
         METRICS[name]
         if (name in POINT_METRICS) != points:

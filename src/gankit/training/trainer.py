@@ -18,6 +18,7 @@ from gankit.noise import sample_noise
 from gankit.training.distributed import World
 from gankit.training.ema import generator_ema
 from gankit.training.optim import make_optimizer
+from gankit.training.checkpoint import load_weights
 
 Tensor = torch.Tensor
 STAT_NAMES = ("loss_d", "loss_g", "loss_d_real", "loss_d_fake", "d_real", "d_fake")
@@ -280,8 +281,6 @@ class GANTrainer:
 
     def load_state_dict(self, state: dict[str, Any], path: Any = "checkpoint") -> None:
         """Restore a ``state_dict``; a checkpoint of another architecture is a one-line error."""
-        from gankit.training.checkpoint import load_weights
-
         load_weights(self.G, state["generator"], "generator", path)
         load_weights(self.D, state["discriminator"], "discriminator", path)
         if self.G_ema is not None:

@@ -17,6 +17,8 @@ from flask import Flask, Response, jsonify, request, send_file, send_from_direct
 
 from gankit.errors import GankitError
 from gankit.web.runs import NotFound, RunIndex, class_label, inside
+from gankit.plots import points_png
+from gankit.metrics.neighbours import neighbour_rows
 
 MAX_IMAGES = 64  # per generated grid
 MAX_SEED = 2**31 - 1
@@ -46,8 +48,6 @@ def number_arg(name: str, default, low, high, kind=int):
 def png_response(run, samples: torch.Tensor, nrow: int) -> Response:
     """A grid of uint8 images (or a scatter of 2-D points) as image/png."""
     if run.shape.is_points:
-        from gankit.plots import points_png
-
         data = points_png(samples)
     else:
         from PIL import Image
@@ -119,8 +119,6 @@ def create_app(root: str | Path, device: str = "auto", generator: Optional[str] 
 
     @app.get("/api/run/<path:name>/neighbours.png")
     def neighbours(name: str):
-        from gankit.metrics.neighbours import neighbour_rows
-
         run = index.run(name)
         if run.shape.is_points:
             raise BadParameter("nearest training images need an image run, not 2-D points")

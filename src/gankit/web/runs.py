@@ -10,6 +10,9 @@ from typing import Optional
 from gankit.errors import GankitError
 from gankit.plots import read_metrics
 from gankit.run_dir import RunDir, SweepDir
+from gankit.models import MODELS
+from gankit.run import load
+from gankit.data import load_run_data
 
 MAX_DEPTH = 4  # runs/SWEEP/VARIANT is three levels; deeper folders are not searched
 
@@ -88,8 +91,6 @@ class RunIndex:
     def details(self, name: str) -> dict:
         """The summary plus the loss curves and the per-epoch sample grids."""
         folder = self.folder(name)
-        from gankit.models import MODELS
-
         summary = self.summary(folder)
         rows = read_metrics(RunDir(folder).metrics)
         curves = {k: [r.get(k) for r in rows] for k in ("step", "loss_d", "loss_g", "d_real", "d_fake")}
@@ -102,8 +103,6 @@ class RunIndex:
         folder = self.folder(name)
         with self.lock:
             if name not in self.loaded:
-                from gankit.run import load
-
                 self.loaded[name] = load(folder, self.device, self.generator, self.checkpoint)
             return self.loaded[name]
 
@@ -112,8 +111,6 @@ class RunIndex:
         run = self.run(name)
         with self.lock:
             if name not in self.training_images:
-                from gankit.data import load_run_data
-
                 self.training_images[name] = load_run_data(run.config).images
             return self.training_images[name]
 

@@ -54,10 +54,14 @@ class AutoencoderTrainer(GANTrainer):
 
     @property
     def sampler(self) -> torch.nn.Module:
-        """The decoder, with its code Gaussian fitted to the current encoder (refitted once per step)."""
+        """The decoder, with its code Gaussian fitted to the current encoder."""
+        self.fit_codes_if_stale()
+        return self.G
+
+    def fit_codes_if_stale(self) -> None:
+        """Refit the code Gaussian when the encoder has stepped since the last fit (at most once a step)."""
         if self.codes_fitted_at != self.step:
             self.fit_codes()
-        return self.G
 
     @torch.no_grad()
     def fit_codes(self) -> None:
@@ -73,5 +77,5 @@ class AutoencoderTrainer(GANTrainer):
         self.codes_fitted_at = self.step
 
     def state_dict(self) -> dict[str, Any]:
-        self.sampler  # a checkpoint's decoder samples with the Gaussian of its own encoder
+        self.fit_codes_if_stale()  # a checkpoint's decoder samples with the Gaussian of its own encoder
         return super().state_dict()

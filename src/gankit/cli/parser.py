@@ -29,6 +29,9 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_generator_flags(parser: argparse.ArgumentParser) -> None:
+    """Which generator a command samples, and where: --device, --generator, --checkpoint."""
+    parser.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES,
+                        help="where the generator runs (default auto: a GPU when there is one)")
     parser.add_argument("--generator", choices=defaults.GENERATORS,
                         help="ema: the moving average of G's weights (the default for a run trained with --ema-decay); "
                              "raw: the trained weights (the default otherwise)")
@@ -119,8 +122,7 @@ def add_sample_and_interpolate(sub) -> None:
             p.add_argument("--rows", type=int, default=defaults.STRIP_ROWS, help="number of strips (default %(default)s)")
         p.add_argument("--class", dest="label", type=int, help="class label for conditional models, e.g. 3")
         p.add_argument("--seed", type=int, default=defaults.SEED, help="noise seed (default %(default)s)")
-        p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES)
-        add_generator_flags(p)
+            add_generator_flags(p)
         p.add_argument("--out", required=True, metavar="F.png|F.npz|DIR/",
                        help="output: a PNG grid, an .npz (uint8 images and labels) or, for sample, a folder DIR/ "
                             "of DIR/<class>/000001.png and manifest.json (torchvision's ImageFolder layout)")
@@ -140,7 +142,6 @@ def add_eval(sub) -> None:
     p.add_argument("--seed", type=int, default=defaults.SEED, help="noise and subset seed (default %(default)s)")
     p.add_argument("--floor", action="store_true",
                    help="score --n real test images instead of samples: the best any generator can do (eval_floor.json)")
-    p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES)
     p.add_argument("--inception-backend", default="auto", metavar="NAME",
                    help="where the FID Inception runs: auto (the fastest exact one installed: openvino, then "
                         "onnxruntime, then torch on a CPU; torch on a GPU), torch, openvino or onnxruntime")
@@ -161,7 +162,6 @@ def add_augment(sub) -> None:
     p.add_argument("--seeds", type=seed_list, metavar="LIST", help="classifier seeds (default 0,1,2)")
     p.add_argument("--ratios", type=ratio_list, default=list(defaults.AUGMENT_RATIOS), metavar="LIST",
                    help="synthetic images per real one, added to the real set (default 0.1,0.25,0.5,1)")
-    p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES, help="where the generators run")
     add_generator_flags(p)
     p.set_defaults(func=cmd_augment)
 
@@ -199,7 +199,6 @@ def add_serve(sub) -> None:
     p.add_argument("runs", nargs="?", default="runs", metavar="RUNS", help="folder of runs and sweeps (default runs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    p.add_argument("--device", default=defaults.DEVICE, choices=defaults.DEVICES, help="where the generators run")
     add_generator_flags(p)
     p.set_defaults(func=cmd_serve)
 

@@ -122,7 +122,7 @@ def add_sample_and_interpolate(sub) -> None:
             p.add_argument("--rows", type=int, default=defaults.STRIP_ROWS, help="number of strips (default %(default)s)")
         p.add_argument("--class", dest="label", type=int, help="class label for conditional models, e.g. 3")
         p.add_argument("--seed", type=int, default=defaults.SEED, help="noise seed (default %(default)s)")
-            add_generator_flags(p)
+        add_generator_flags(p)
         p.add_argument("--out", required=True, metavar="F.png|F.npz|DIR/",
                        help="output: a PNG grid, an .npz (uint8 images and labels) or, for sample, a folder DIR/ "
                             "of DIR/<class>/000001.png and manifest.json (torchvision's ImageFolder layout)")

@@ -4,6 +4,7 @@ finished variants when run again and resumes a stopped one exactly."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import gankit
 from gankit import GankitError
 from gankit.cli import main
 from gankit.experiments import variant as variant_module
@@ -19,6 +21,7 @@ from gankit.experiments.report import write_report
 from gankit.experiments.sections import SECTIONS
 from gankit.experiments.spec import load_sweep, parse_sweep, shipped_ids
 from gankit.experiments.sweep import run_sweep
+from gankit.experiments.variant import finish_variant
 from gankit.training import runner
 from gankit.training.checkpoint import read_checkpoint
 from gankit.training.signals import StopFlag
@@ -89,11 +92,28 @@ def test_per_variant_budgets_and_data_override():
     ({"grid": {"z_dim": 10}}, "non-empty list"),
     ({"variants": [{"z_dim": 10}]}, "needs a name"),
     ({"budget": {"medium": {}}}, "budget"),
+    ({"evaluate": {"refrence": "test"}}, "unknown key"),
+    ({"evaluate": {"reference": "val"}}, "reference must be"),
 ])
 def test_bad_sweep_files_are_one_line_errors(raw, message):
     with pytest.raises(GankitError, match=message) as err:
         parse_sweep(raw, "X", "x.toml")
     assert "\n" not in str(err.value)
+
+
+def test_a_sweep_measures_against_the_split_its_file_names(tmp_path):
+    """``[evaluate] reference = "test"``: eval.json scores the samples against the held-out split
+    (the honest reference for a small training set); the default stays the train split."""
+    assert parse_sweep({}, "X", "x.toml").reference == "train"
+    spec = parse_sweep({"evaluate": {"metrics": ["sharpness"], "reference": "test", "n": {"quick": 50}},
+                        "base": {"data": "digits", "image_size": 16, "ngf": 4, "ndf": 4, "max_steps": 2},
+                        "variants": [{"name": "a"}]}, "X", "x.toml")
+    variant, = spec.expand("quick")
+    folder = tmp_path / "a"
+    gankit.train(dataclasses.replace(variant.config, out=str(folder)), progress=False)
+    finish_variant(spec, variant, folder, "quick")
+    provenance = json.loads((folder / "eval.json").read_text())["provenance"]
+    assert provenance["reference_split"] == "test" and provenance["n"] == 50
 
 
 @pytest.mark.parametrize("raw, message", [

@@ -28,22 +28,22 @@ def applicable(metrics: list[str], points: bool) -> list[str]:
 RECON_PREFIX = "recon_"  # eval.json keys of the autoencoder's reconstructions (its best case)
 
 
-def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int) -> None:
-    """``eval.json`` for a run's samples; for the autoencoder (its decoded codes) also for its
-    reconstructions of test images, under ``recon_`` names."""
+def evaluate_variant(variant: Variant, folder: Path, metrics: list[str], n: int, reference: str = "train") -> None:
+    """``eval.json`` for a run's samples against the ``reference`` split; for the autoencoder (its
+    decoded codes) also for its reconstructions of test images, under ``recon_`` names."""
 
     run = load(folder)
     chosen = applicable(metrics, run.shape.is_points)
     if not chosen:
         return
     if variant.config.trainer != "autoencoder":
-        evaluate(run, chosen, n)
+        evaluate(run, chosen, n, reference=reference)
         return
 
-    doc = evaluate(run, chosen, n, out_name=None)
+    doc = evaluate(run, chosen, n, reference=reference, out_name=None)
     test = load_run_data(run.config, "test")
     recon = (reconstruct(run, load_encoder(run), test.images[:n]), torch.tensor(test.class_ids)[test.labels[:n]])
-    recon_doc = evaluate(run, chosen, n, fakes=recon, out_name=None)
+    recon_doc = evaluate(run, chosen, n, reference=reference, fakes=recon, out_name=None)
     doc["metrics"].update({RECON_PREFIX + k: v for k, v in recon_doc["metrics"].items()
                            if k in ("sharpness", "classifier_fid", "fid", "kid_mean", "label_accuracy")})
     doc["provenance"]["scored"] = "decoded codes from a Gaussian fitted to training codes; recon_*: test reconstructions"

@@ -11,6 +11,7 @@ sections = ["samples", "losses"] # report sections, see gankit.experiments.secti
 metrics = ["classifier"]         # measured for every variant at the end (eval.json);
                                  # or by budget: { quick = ["classifier"], full = ["fid", "kid"] }
 n = { quick = 2000, full = 10000 }
+reference = "train"              # the real split they are measured against; "test" for small sets
 [base]                           # config fields shared by every variant
 model = "dcgan"
 [grid]                           # one variant per combination, in this order
@@ -77,6 +78,7 @@ class SweepSpec:
     sections: list[str] = field(default_factory=lambda: ["samples", "losses"])
     metrics: dict[str, list[str]] = field(default_factory=dict)  # budget -> metric names
     eval_n: dict[str, int] = field(default_factory=lambda: dict(quick=2000, full=10000))
+    reference: str = "train"  # the real split of eval.json
     base: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     variants: list[dict[str, Any]] = field(default_factory=list)
@@ -172,6 +174,12 @@ def parse_sweep(raw: dict[str, Any], exp_id: str, source: str) -> SweepSpec:
     if set(meta) - allowed_meta:
         raise GankitError(f"{source}: [experiment] has unknown key(s) {', '.join(sorted(set(meta) - allowed_meta))}")
     evaluate = raw.get("evaluate", {})
+    unknown_eval = set(evaluate) - {"metrics", "n", "reference"}
+    if unknown_eval:
+        raise GankitError(f"{source}: [evaluate] has unknown key(s) {', '.join(sorted(unknown_eval))}; "
+                          "allowed: metrics, n, reference")
+    if evaluate.get("reference", "train") not in ("train", "test"):
+        raise GankitError(f"{source}: [evaluate] reference must be \"train\" or \"test\", not {evaluate['reference']!r}")
     grid = raw.get("grid", {})
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -197,4 +205,5 @@ def parse_sweep(raw: dict[str, Any], exp_id: str, source: str) -> SweepSpec:
     return SweepSpec(id=exp_id, title=meta.get("title", exp_id), about=meta.get("about", ""),
                      documents=meta.get("documents", ""), sections=sections, metrics=metrics,
                      eval_n={**dict(quick=2000, full=10000), **evaluate.get("n", {})},
+                     reference=evaluate.get("reference", "train"),
                      base=raw.get("base", {}), grid=grid, variants=variants, budgets=budgets)

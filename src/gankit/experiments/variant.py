@@ -111,5 +111,5 @@ def finish_variant(spec: SweepSpec, variant: Variant, folder: Path, budget: str)
 
     metrics = spec.metrics.get(budget, [])
     if metrics and not RunDir(folder).evaluation.exists():
-        evaluate_variant(variant, folder, metrics, spec.eval_n[budget])
+        evaluate_variant(variant, folder, metrics, spec.eval_n[budget], spec.reference)
     draw_artefacts(spec.sections, variant, folder)

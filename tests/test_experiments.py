@@ -45,7 +45,7 @@ EXPECTED = {
              "grid25-minibatch-disc-feature-matching", "minibatch-disc-feature-matching"], "minibatch_disc",
             [False, True, False, False, True, True, False, False, True, True, True]),
     "E12": (["gan", "autoencoder"], "lr_g", [2e-4, 1e-3]),
-    "E13": (["mnist-100-per-class", "digits"], "per_class", [100, None]),
+    "E13": (["mnist-100-per-class", "mnist-100-per-class-ema", "digits"], "per_class", [100, 100, None]),
     "E14": (["dcgan", "lr-1e-3", "lr-2e-3", "ema", "lr-1e-3-ema", "lr-2e-3-ema", "lr-2e-3-ema-sn"], "ema_decay",
             [0.0, 0.0, 0.0, 0.999, 0.999, 0.999, 0.999]),
 }

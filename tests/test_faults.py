@@ -359,7 +359,8 @@ from dataclasses import fields  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from gankit.cli import build_parser, config_from_args  # noqa: E402
+from gankit.cli import build_parser  # noqa: E402
+from gankit.cli.commands import config_from_args  # noqa: E402
 from gankit.models import MODELS  # noqa: E402
 from gankit.training.runner import prepare  # noqa: E402
 

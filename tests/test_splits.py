@@ -101,6 +101,7 @@ def test_every_metric_runs_on_a_folder_of_120_images(tmp_path):
                               max_steps=3, device="cpu", out=str(tmp_path / "r")))
     doc = evaluate(run, ["fid", "kid", "pr", "is", "classifier", "nn"], n=40, reference="test", out_name=None)
     assert doc["provenance"]["n_real"] == 12
+    assert (doc["metrics"]["nn_count"], doc["metrics"]["nn_held_out_count"]) == (40, 12)  # what was compared
     assert all(np.isfinite(v) for v in doc["metrics"].values() if isinstance(v, float))
 
 

@@ -15,7 +15,7 @@ from gankit.registry import Registry
 SECTIONS: Registry[Callable[[Report], Optional[Section]]] = Registry("report section")
 # Numbers in eval.json that describe the measurement rather than the model.
 NOT_SHOWN = {"classifier_test_accuracy", "classes_total", "modes_total", "kid_subset_size", "pr_k", "nn_count",
-             "kid_std", "real_class_kl", "inception_score_std"}
+             "nn_held_out_count", "kid_std", "real_class_kl", "inception_score_std"}
 
 
 def shown_metrics(report: Report) -> list[str]:

@@ -243,7 +243,7 @@ def memorisation_metric(ev: Evaluation) -> dict:
     save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours.png")
     save_neighbour_grid(samples[:GRID_SAMPLES], train.images, ev.run.dir / "neighbours_features.png", embed=embed,
                         train_embedding=train_features)
-    return dict(out, nn_count=count)
+    return dict(out, nn_count=len(samples), nn_held_out_count=len(held_out.images))
 
 
 @METRICS.register("sharpness")

@@ -130,6 +130,21 @@ def test_openvino_runs_in_f32_even_where_its_default_is_bf16(weights):
     assert backend.worker.info["inference_precision"] == "f32"
 
 
+@pytest.mark.skipif("openvino" not in INSTALLED, reason="OpenVINO is not installed")
+def test_openvino_workers_are_not_pinned_to_one_core(weights):
+    """OpenVINO pins its threads from core 0 up by default: three concurrent one-thread evals ran at
+    33 % each on core 0 while core 1 idled. After a batch, every worker thread may run on every core
+    this process may (the worker has already run: the backend checks it against torch on start)."""
+    import os
+
+    backend = inc.InceptionFeatures(weights, backend="openvino", device="cpu").backend
+    pid = backend.worker.info["pid"]
+    masks = {tid: os.sched_getaffinity(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+    assert all(mask == os.sched_getaffinity(0) for mask in masks.values()), masks
+    assert backend.worker.info["cpu_pinning"] is False
+    backend.close()
+
+
 @pytest.mark.parametrize("name", [n for n in INSTALLED if n != "torch"])
 def test_the_runtime_never_loads_into_this_process(name, weights):
     """OpenVINO beside torch in one process crashed later training: the runtime lives in a worker

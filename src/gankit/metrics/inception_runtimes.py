@@ -78,15 +78,18 @@ class OpenVINO(Runtime):
     def load(self, path: Path, threads: int):
         import openvino as ov
 
+        # No CPU pinning: OpenVINO pins its threads from core 0 up, so every worker of a single thread
+        # (a sweep's parallel evals, DDP ranks, two `gankit eval`s) landed on core 0 and the others idled.
         return ov.Core().compile_model(str(path), "CPU", {
             "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": threads, "CPU_DENORMALS_OPTIMIZATION": True})
+            "INFERENCE_NUM_THREADS": threads, "CPU_DENORMALS_OPTIMIZATION": True, "ENABLE_CPU_PINNING": False})
 
     def run(self, session, x):
         return session(x)[0]
 
     def describe(self, session) -> dict:
-        return dict(inference_precision=session.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+        return dict(inference_precision=session.get_property("INFERENCE_PRECISION_HINT").get_type_name(),
+                    cpu_pinning=bool(session.get_property("ENABLE_CPU_PINNING")))
 
 
 class ONNXRuntime(Runtime):

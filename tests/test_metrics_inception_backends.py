@@ -4,6 +4,7 @@ and how ``auto`` chooses and falls back."""
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 import torch
@@ -122,27 +123,33 @@ def test_auto_falls_back_when_a_conversion_fails(weights, monkeypatch, caplog):
     assert "Inception backend failed (RuntimeError): using the next one" in caplog.text
 
 
-@pytest.mark.skipif("openvino" not in INSTALLED, reason="OpenVINO is not installed")
-def test_openvino_runs_in_f32_even_where_its_default_is_bf16(weights):
+@pytest.fixture(scope="module")
+def openvino_backend(weights):
+    """One OpenVINO worker for the tests that read its properties (each start converts and checks it)."""
+    if "openvino" not in INSTALLED:
+        pytest.skip("OpenVINO is not installed")
+    backend = inc.InceptionFeatures(weights, backend="openvino", device="cpu").backend
+    yield backend
+    backend.close()
+
+
+def test_openvino_runs_in_f32_even_where_its_default_is_bf16(openvino_backend):
     """On CPUs with bf16 instructions OpenVINO's default inference precision is bf16 (features ~20 %
     off): the compiled network must say f32."""
-    backend = inc.InceptionFeatures(weights, backend="openvino", device="cpu").backend
-    assert backend.worker.info["inference_precision"] == "f32"
+    assert openvino_backend.worker.info["inference_precision"] == "f32"
 
 
-@pytest.mark.skipif("openvino" not in INSTALLED, reason="OpenVINO is not installed")
-def test_openvino_workers_are_not_pinned_to_one_core(weights):
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads thread affinities from /proc")
+def test_openvino_workers_are_not_pinned_to_one_core(openvino_backend):
     """OpenVINO pins its threads from core 0 up by default: three concurrent one-thread evals ran at
     33 % each on core 0 while core 1 idled. After a batch, every worker thread may run on every core
     this process may (the worker has already run: the backend checks it against torch on start)."""
     import os
 
-    backend = inc.InceptionFeatures(weights, backend="openvino", device="cpu").backend
-    pid = backend.worker.info["pid"]
+    pid = openvino_backend.worker.info["pid"]
     masks = {tid: os.sched_getaffinity(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
     assert all(mask == os.sched_getaffinity(0) for mask in masks.values()), masks
-    assert backend.worker.info["cpu_pinning"] is False
-    backend.close()
+    assert openvino_backend.worker.info["cpu_pinning"] is False
 
 
 @pytest.mark.parametrize("name", [n for n in INSTALLED if n != "torch"])

@@ -27,6 +27,14 @@ def test_conditions_start_with_the_baseline():
                      "real + shifts + synthetic ×1"]
 
 
+def test_conditions_can_be_chosen_and_the_baseline_stays():
+    assert [c.name for c in conditions((1.0,), ("cas",))] == ["real", "synthetic (CAS)"]
+    assert [c.name for c in conditions((0.5,), ("shifts", "mix"))] == [
+        "real", "real + synthetic ×0.5", "real + shifts", "real + shifts + synthetic ×1"]
+    with pytest.raises(GankitError, match="unknown augment condition curve: choose from cas, mix, shifts"):
+        conditions((1.0,), ("cas", "curve"))
+
+
 def test_the_validation_split_is_stratified_and_disjoint():
     labels = torch.arange(100) % 4
     train, val = stratified_split(labels, 0.1, seed=1)
@@ -61,6 +69,16 @@ def test_augment_end_to_end_on_digits(tmp_path, capsys):
     assert all(0 <= r["mean"] <= 1 and len(r["per_class"]) == 3 for r in conds.values())
     assert conds["real"]["diff_mean"] == 0
     assert "synthetic (CAS)" in capsys.readouterr().out
+
+
+def test_augment_cas_alone_trains_two_conditions_and_says_so(tmp_path, capsys):
+    gankit.train(Config(model="cdcgan", classes=[0, 1], max_steps=10, out=str(tmp_path / "r"), **TINY))
+    assert main(["augment", str(tmp_path / "r"), "--seeds", "0", "--conditions", "cas"]) == 0
+    doc = json.loads((tmp_path / "r" / "augment.json").read_text())
+    assert list(doc["conditions"]) == ["real", "synthetic (CAS)"] and doc["protocol"]["conditions"] == ["cas"]
+    with pytest.raises(SystemExit):
+        main(["augment", str(tmp_path / "r"), "--conditions", "cas,curve"])
+    assert "--conditions takes a comma-separated list of cas, mix, shifts, not 'cas,curve'" in capsys.readouterr().err
 
 
 def test_a_run_that_saw_more_real_images_than_the_classifier_is_refused(tmp_path):

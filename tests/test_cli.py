@@ -574,3 +574,4 @@ def test_the_cli_and_the_api_share_their_defaults():
     assert (strip.steps, strip.rows) == (api(Run.interpolate)["steps"], api(Run.interpolate)["rows"])
     assert (sample.device, sample.checkpoint) == (api(load)["device"], api(load)["checkpoint"])
     assert tuple(parser.parse_args(["augment", "r"]).ratios) == api(augment)["ratios"]
+    assert tuple(parser.parse_args(["augment", "r"]).conditions) == api(augment)["groups"]

@@ -23,3 +23,4 @@ CHECKPOINT = "last"
 # gankit augment
 AUGMENT_RATIOS = (0.1, 0.25, 0.5, 1.0)
 AUGMENT_SEEDS = (0, 1, 2)
+AUGMENT_CONDITIONS = ("cas", "mix", "shifts")  # beside real-only, always trained: the baseline

@@ -179,7 +179,7 @@ def cmd_augment(args) -> int:
     folders = [args.dir] + [d for d in (args.runs or "").split(",") if d.strip()]
     runs = [load(folder.strip(), args.device, args.generator, args.checkpoint) for folder in folders]
     doc = augment(runs, args.real_per_class, args.seeds or [0, 1, 2], args.ratios,
-                  say=lambda text: print(text, file=sys.stderr))
+                  say=lambda text: print(text, file=sys.stderr), groups=args.conditions)
     print(table(doc))
     print(f"{runs[0].dir / 'augment.json'}")
     return 0

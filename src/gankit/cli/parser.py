@@ -57,6 +57,16 @@ def ratio_list(text: str) -> list[float]:
     return ratios
 
 
+def condition_list(text: str) -> list[str]:
+    """``--conditions cas,mix`` -> ["cas", "mix"]: what real-only is compared with."""
+    groups = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(groups) - set(defaults.AUGMENT_CONDITIONS))
+    if not groups or unknown:
+        raise argparse.ArgumentTypeError(f"--conditions takes a comma-separated list of "
+                                         f"{', '.join(defaults.AUGMENT_CONDITIONS)}, not {text!r}")
+    return groups
+
+
 def seed_list(text: str) -> list[int]:
     """``--seeds 0,1,2`` -> [0, 1, 2]; anything else is a one-line usage error."""
     try:
@@ -162,6 +172,11 @@ def add_augment(sub) -> None:
     p.add_argument("--seeds", type=seed_list, metavar="LIST", help="classifier seeds (default 0,1,2)")
     p.add_argument("--ratios", type=ratio_list, default=list(defaults.AUGMENT_RATIOS), metavar="LIST",
                    help="synthetic images per real one, added to the real set (default 0.1,0.25,0.5,1)")
+    p.add_argument("--conditions", type=condition_list, default=list(defaults.AUGMENT_CONDITIONS), metavar="LIST",
+                   help="what the real-only baseline is compared with: cas (samples only: the Classification "
+                        "Accuracy Score), mix (real + samples at --ratios), shifts (classical augmentation without "
+                        "and with samples); default cas,mix,shifts. --conditions cas is the CAS alone, a fifth of "
+                        "the classifier trainings")
     add_generator_flags(p)
     p.set_defaults(func=cmd_augment)
 

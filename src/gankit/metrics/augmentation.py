@@ -32,6 +32,7 @@ from gankit.metrics.classifier import train_classifier
 from gankit.run_dir import RunDir
 
 RATIOS = defaults.AUGMENT_RATIOS
+GROUPS = defaults.AUGMENT_CONDITIONS  # what real-only, the baseline, is compared with
 VAL_SHARE = 0.1
 VAL_SEED = 1  # the validation carve: fixed, apart from the per-class draw's seed
 MAX_EPOCHS = 10
@@ -48,11 +49,21 @@ class Condition:
     shifts: bool
 
 
-def conditions(ratios: Sequence[float] = RATIOS) -> list[Condition]:
-    """The protocol's conditions, real-only first (the baseline of every paired difference)."""
-    return ([Condition("real", True, 0.0, False), Condition("synthetic (CAS)", False, 1.0, False)]
-            + [Condition(f"real + synthetic ×{r:g}", True, r, False) for r in ratios]
-            + [Condition("real + shifts", True, 0.0, True), Condition("real + shifts + synthetic ×1", True, 1.0, True)])
+def conditions(ratios: Sequence[float] = RATIOS, groups: Sequence[str] = GROUPS) -> list[Condition]:
+    """The protocol's conditions, real-only first (the baseline of every paired difference), then
+    those of ``groups``: ``cas`` (samples only), ``mix`` (real + samples at ``ratios``: the
+    augmentation curve) and ``shifts`` (classical augmentation without and with samples)."""
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        raise GankitError(f"unknown augment condition {', '.join(unknown)}: choose from {', '.join(GROUPS)}")
+    chosen = [Condition("real", True, 0.0, False)]
+    if "cas" in groups:
+        chosen.append(Condition("synthetic (CAS)", False, 1.0, False))
+    if "mix" in groups:
+        chosen += [Condition(f"real + synthetic ×{r:g}", True, r, False) for r in ratios]
+    if "shifts" in groups:
+        chosen += [Condition("real + shifts", True, 0.0, True), Condition("real + shifts + synthetic ×1", True, 1.0, True)]
+    return chosen
 
 
 def stratified_split(labels: torch.Tensor, share: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,7 +136,7 @@ def per_class_accuracy(net, x: torch.Tensor, y: torch.Tensor, k: int) -> list[fl
 
 def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_classes: int,
                  seeds: Sequence[int] = defaults.AUGMENT_SEEDS, ratios: Sequence[float] = RATIOS,
-                 say: Callable[[str], None] = lambda _: None) -> dict:
+                 say: Callable[[str], None] = lambda _: None, groups: Sequence[str] = GROUPS) -> dict:
     """Train every condition for every seed; returns the per-condition results (see the module)."""
 
     train_idx, val_idx = stratified_split(real_y, VAL_SHARE, VAL_SEED)
@@ -133,7 +144,7 @@ def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_cl
     x_real, y_real = real_x[train_idx], real_y[train_idx]
     counts = torch.bincount(y_real, minlength=num_classes)
     results: dict[str, dict] = {}
-    for cond in conditions(ratios):
+    for cond in conditions(ratios, groups):
         accs, per_class, epochs = [], [], []
         for seed in seeds:
             parts_x, parts_y = ([x_real], [y_real]) if cond.real else ([], [])
@@ -161,12 +172,15 @@ def run_protocol(real_x, real_y, test_x, test_y, source: SyntheticSource, num_cl
 
 
 def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequence[int] = (0, 1, 2),
-            ratios: Sequence[float] = RATIOS, say: Callable[[str], None] = print) -> dict:
+            ratios: Sequence[float] = RATIOS, say: Callable[[str], None] = print,
+            groups: Sequence[str] = GROUPS) -> dict:
     """The protocol for ``runs`` (``gankit.Run``s of one data set); writes ``augment.json`` into the
-    first run and returns its content."""
+    first run and returns its content. ``groups`` picks the conditions beside real-only (see
+    ``conditions``): ``("cas",)`` is the Classification Accuracy Score alone."""
     import json
 
 
+    conditions(ratios, groups)  # an unknown condition is an error before any data is loaded
     first = runs[0]
     cfg = first.config
     for run in runs[1:]:
@@ -189,12 +203,12 @@ def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequenc
     say(f"gankit augment: {len(real)} real training images ({len(real.class_ids)} classes), {len(test)} test, "
         f"seeds {', '.join(map(str, seeds))}")
     results = run_protocol(real.images, real.labels, test.images, test.labels, source, len(real.class_ids),
-                           seeds, ratios, say)
+                           seeds, ratios, say, groups)
     doc = dict(protocol=dict(
         reference="Ravuri & Vinyals 2019", classifier="gankit domain classifier (3 conv-BN-ReLU-pool blocks, 128 units)",
         recipe=f"Adam 2e-3, one-cycle to 4e-3, up to {MAX_EPOCHS} epochs (more for small sets), epoch chosen on validation",
         validation=f"{VAL_SHARE:g} of each class of the real training split", real_per_class=real_per_class,
-        n_real=len(real), n_test=len(test), seeds=list(seeds), runs=[str(r.dir) for r in runs],
+        n_real=len(real), n_test=len(test), seeds=list(seeds), conditions=list(groups), runs=[str(r.dir) for r in runs],
         generators=[r.generator_kind for r in runs], checkpoints=[r.checkpoint for r in runs],
         classes=real.class_ids), conditions=results)
     atomic_write_text(json.dumps(doc, indent=2) + "\n", RunDir(first.dir).augment)

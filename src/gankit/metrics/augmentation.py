@@ -17,6 +17,7 @@ real-only with its 95 % t-interval, and per-class accuracy.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -177,9 +178,6 @@ def augment(runs: Sequence, real_per_class: Optional[int] = None, seeds: Sequenc
     """The protocol for ``runs`` (``gankit.Run``s of one data set); writes ``augment.json`` into the
     first run and returns its content. ``groups`` picks the conditions beside real-only (see
     ``conditions``): ``("cas",)`` is the Classification Accuracy Score alone."""
-    import json
-
-
     conditions(ratios, groups)  # an unknown condition is an error before any data is loaded
     first = runs[0]
     cfg = first.config

@@ -233,8 +233,10 @@ def test_checkpoint_every_saves_at_the_first_window_after_each_multiple(tmp_path
     assert saved == [6, 12, 14]  # windows close at 3, 6, 9, 12; the run ends (and saves) at 14
 
 
-def test_a_mid_epoch_checkpoint_resumes_exactly(tmp_path, monkeypatch):
-    """What a sweep relies on: a kill after a --checkpoint-every save continues bit for bit."""
+@pytest.mark.parametrize("extra", [{}, dict(lr_decay=0.5)])
+def test_a_mid_epoch_checkpoint_resumes_exactly(extra, tmp_path, monkeypatch):
+    """What a sweep relies on: a kill after a --checkpoint-every save continues bit for bit (with a
+    learning-rate decay too: the schedule is a function of the step, not of saved state)."""
     real_save, kept = H.save_checkpoint, tmp_path / "at8.pt"
 
     def save_and_keep_step_8(state, path):
@@ -243,7 +245,7 @@ def test_a_mid_epoch_checkpoint_resumes_exactly(tmp_path, monkeypatch):
             shutil.copy(path, kept)
 
     monkeypatch.setattr(H, "save_checkpoint", save_and_keep_step_8)
-    cfg = dict(model="dcgan", max_steps=20, checkpoint_every=8, log_every=4, **TINY)
+    cfg = dict(model="dcgan", max_steps=20, checkpoint_every=8, log_every=4, **TINY, **extra)
     gankit.train(Config(out=str(tmp_path / "straight"), **cfg))
     gankit.train(Config(out=str(tmp_path / "killed"), **cfg))
     shutil.copy(kept, tmp_path / "killed" / "checkpoints" / "last.pt")  # "killed" after its step-8 save

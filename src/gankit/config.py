@@ -61,6 +61,10 @@ class Config:
     n_critic: Optional[int] = _f(None, fallback=1, help="discriminator steps per generator step", min=1)
     clip: Optional[float] = _f(None, fallback=0.0, help="clip critic weights to [-clip, clip] after each step (WGAN); 0 turns it off", min=0)
     gp_lambda: Optional[float] = _f(None, fallback=0.0, help="gradient penalty weight (WGAN-GP); 0 turns it off", min=0)
+    lr_decay: float = _f(0.0, "share of the run over whose end both learning rates fall linearly to 0 as the run "
+                              "ends, e.g. 0.5: constant for the first half, then linear decay (the schedule is a "
+                              "function of the step and the run's length, so resume stays exact); 0 keeps them "
+                              "constant", min=0, max=1)
     init: Optional[str] = _f(None, fallback="dcgan", help="weight init: DCGAN's N(0, 0.02) or PyTorch's default")
     sync_bn: bool = _f(False, "under DDP (torchrun, --nproc): batch-norm statistics over the global batch (SyncBatchNorm)")
     minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")

@@ -128,6 +128,29 @@ class GANTrainer:
         """Whole groups of ``n_critic`` global batches that fit in one pass (the rest is dropped)."""
         return len(self.images) // (self.global_batch * self.cfg.n_critic) * self.cfg.n_critic
 
+    @property
+    def total_steps(self) -> int:
+        """Generator steps in the whole run: ``epochs`` passes, or ``max_steps`` if that comes first."""
+        steps = self.cfg.epochs * (self.batches_per_epoch // self.cfg.n_critic)
+        return min(steps, self.cfg.max_steps) if self.cfg.max_steps else steps
+
+    def learning_rate_factor(self) -> float:
+        """The share of the configured learning rates that step ``step + 1`` uses: 1 until the last
+        ``lr_decay`` share of the run, then falling linearly, to 0 as the run ends (the
+        schedule of CycleGAN, Zhu et al. 2017: a constant rate, then linear decay to zero)."""
+        total = self.total_steps
+        decay_steps = self.cfg.lr_decay * total
+        if decay_steps <= 0:
+            return 1.0
+        return max(0.0, min(1.0, (total - self.step) / decay_steps))
+
+    def set_learning_rates(self) -> None:
+        """Both optimizers' learning rates at this step of the schedule (``lr_decay``)."""
+        factor = self.learning_rate_factor()
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+
     def epoch_batches(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
         """The rest of the current epoch as groups of ``n_critic`` (real, label) batches, this
         rank's slice of each global batch. The order is a function of (seed, epoch) only, so a
@@ -175,6 +198,8 @@ class GANTrainer:
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
         """One generator update after ``len(batches)`` discriminator updates. Returns the
         detached statistics ``stat_names`` of the last D step and the G step, without a host sync."""
+        if self.cfg.lr_decay:
+            self.set_learning_rates()
         for i, (real, y_real) in enumerate(batches):
             z, y_fake = self.fake_inputs(len(real))
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only

@@ -127,7 +127,10 @@ def rank_pids(launcher: subprocess.Popen, timeout: float = 60) -> dict[int, int]
     while time.time() < deadline:
         pids = {}
         for child in Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split():
-            env = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            try:  # a short-lived helper child (the launcher's startup) may exit between listing and reading
+                env = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            except (ProcessLookupError, FileNotFoundError):
+                continue
             rank = next((int(v[5:]) for v in env if v.startswith(b"RANK=")), None)
             if rank is not None:
                 pids[rank] = int(child)

@@ -171,8 +171,12 @@ def test_ctrl_c_stops_every_rank_at_the_same_step_with_a_checkpoint(tmp_path):
     run = tmp_path / "run"
     job = gankit_cli("train", "--nproc", "2", *TINY, "--epochs", "1000", "--log-every", "2", "--out", str(run),
                      "--checkpoint-every", "4")
-    rank_pids(job)
-    wait_for_checkpoint(run, job)
+    try:
+        rank_pids(job)
+        wait_for_checkpoint(run, job)
+    except BaseException:  # a 1,000-epoch job left running would slow every later test
+        os.killpg(job.pid, signal.SIGKILL)
+        raise
     os.killpg(job.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     out, err = job.communicate(timeout=120)
     assert job.returncode == 130, err

@@ -8,6 +8,8 @@ import torch
 from conftest import make_cfg, random_images
 from gankit import GankitError
 from gankit.training.optim import OPTIMIZERS, make_optimizer
+from gankit.training.autoencoder_trainer import AutoencoderTrainer
+from gankit.training.distributed import World
 from gankit.training.trainer import GANTrainer
 
 KINDS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD,
@@ -87,3 +89,16 @@ def test_lr_decay_counts_generator_steps_with_several_critic_steps():
 def test_lr_decay_out_of_range_is_a_one_line_error():
     with pytest.raises(GankitError, match="--lr-decay must be at most 1"):
         make_cfg("dcgan", lr_decay=1.5)
+
+
+def test_the_autoencoder_follows_lr_decay_with_both_networks_at_lr_g():
+    """E12's baseline has no lr_d of its own: with --lr-decay both its networks fall from lr_g."""
+    cfg = make_cfg("dcgan", trainer="autoencoder", lr_g=1e-3, lr_d=4e-4, batch_size=4, max_steps=4, lr_decay=0.5,
+                   ngf=8, ndf=8)
+    trainer = AutoencoderTrainer(cfg, random_images(16, 1, 32), torch.device("cpu"), World())
+    seen = []
+    for batches in trainer.epoch_batches():
+        assert torch.isfinite(trainer.train_step(batches)).all()
+        seen += [trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]]
+        trainer.step += 1
+    assert seen == pytest.approx([1e-3] * 6 + [5e-4] * 2)  # the last of 4 steps at half rate, both networks

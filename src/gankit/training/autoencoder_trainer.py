@@ -42,6 +42,8 @@ class AutoencoderTrainer(GANTrainer):
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
         """One update of encoder and decoder on min ‖G(E(x)) − x‖² (nothing adversarial)."""
         (real, _), = batches
+        if self.cfg.lr_decay:
+            self.set_learning_rates()
         with self.autocast():
             recon = self.G.decoder(self.D(real))
         loss = F.mse_loss(self.full_precision(recon), real)
@@ -51,6 +53,10 @@ class AutoencoderTrainer(GANTrainer):
         self.opt_g.step()
         self.opt_d.step()
         return loss.detach().reshape(1)
+
+    def base_learning_rates(self) -> tuple[float, float]:
+        """Encoder and decoder both learn at ``lr_g``, so the schedule scales that for both."""
+        return self.cfg.lr_g, self.cfg.lr_g
 
     @property
     def sampler(self) -> torch.nn.Module:

@@ -144,10 +144,14 @@ class GANTrainer:
             return 1.0
         return max(0.0, min(1.0, (total - self.step) / decay_steps))
 
+    def base_learning_rates(self) -> tuple[float, float]:
+        """The configured (G, D) learning rates that the ``lr_decay`` schedule scales."""
+        return self.cfg.lr_g, self.cfg.lr_d
+
     def set_learning_rates(self) -> None:
         """Both optimizers' learning rates at this step of the schedule (``lr_decay``)."""
         factor = self.learning_rate_factor()
-        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+        for opt, lr in zip((self.opt_g, self.opt_d), self.base_learning_rates()):
             for group in opt.param_groups:
                 group["lr"] = lr * factor
 

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from gankit.errors import GankitError
-from gankit.training.optim import make_optimizer
 from gankit.training.trainer import GANTrainer
 
 Tensor = torch.Tensor
@@ -34,9 +33,6 @@ class AutoencoderTrainer(GANTrainer):
             raise GankitError("--trainer autoencoder trains in one process: drop --nproc / torchrun")
         super().__init__(cfg, data, device, world)
         self.stat_names = ("loss_recon",)
-        # The encoder learns with the decoder's settings: two Adams over disjoint parameters step
-        # exactly as one over both.
-        self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), cfg.lr_g, cfg.betas)
         self.codes_fitted_at = -1
 
     def train_step(self, batches: list[tuple[Tensor, Tensor]]) -> Tensor:
@@ -55,7 +51,8 @@ class AutoencoderTrainer(GANTrainer):
         return loss.detach().reshape(1)
 
     def base_learning_rates(self) -> tuple[float, float]:
-        """Encoder and decoder both learn at ``lr_g``, so the schedule scales that for both."""
+        """Encoder and decoder both learn at ``lr_g`` (two Adams over disjoint parameters step
+        exactly as one over both), and the ``lr_decay`` schedule scales that for both."""
         return self.cfg.lr_g, self.cfg.lr_g
 
     @property

@@ -64,8 +64,9 @@ class GANTrainer:
         self.G_ema = generator_ema(self.G, cfg.ema_decay, cfg.ema_rampup) if cfg.ema_decay else None
         self.G_train = world.wrap(self.G, device, cfg.sync_bn)
         self.D_train = world.wrap(self.D, device, cfg.sync_bn)
-        self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), cfg.lr_g, cfg.betas)
-        self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), cfg.lr_d, cfg.betas)
+        lr_g, lr_d = self.base_learning_rates()
+        self.opt_g = make_optimizer(cfg.optimizer, self.G.parameters(), lr_g, cfg.betas)
+        self.opt_d = make_optimizer(cfg.optimizer, self.D.parameters(), lr_d, cfg.betas)
         self.loss = LOSSES[cfg.loss]
         self.hidden = LastHiddenLayer(self.D) if cfg.g_loss == "feature-matching" else None
         self.bf16 = cfg.precision == "bf16"

@@ -84,6 +84,19 @@ def test_per_variant_budgets_and_data_override():
     assert e12["autoencoder"].trainer == "autoencoder" and e12["gan"].trainer == "gan"
 
 
+SWEEP_SCRIPTS = sorted((Path(__file__).parents[1] / "scripts" / "sweeps").glob("*.toml"))
+
+
+@pytest.mark.parametrize("budget", ["quick", "full"])
+@pytest.mark.parametrize("path", SWEEP_SCRIPTS, ids=lambda p: p.stem)
+def test_each_sweep_script_expands_to_valid_runs(path, budget):
+    """The sweep files behind the README's measurements stay runnable as the config grows."""
+    variants = load_sweep(str(path)).expand(budget)
+    assert variants and len({v.name for v in variants}) == len(variants)
+    for v in variants:
+        v.config.resolved()  # raises on a field that no longer exists or a value out of range
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"grdi": {}}, "unknown table"),
     ({"experiment": {"titel": "x"}}, "unknown key"),

@@ -97,6 +97,16 @@ def test_each_sweep_script_expands_to_valid_runs(path, budget):
         v.config.resolved()  # raises on a field that no longer exists or a value out of range
 
 
+def test_diffaugment_sweep_compares_one_field_at_both_lengths():
+    spec = load_sweep(str(Path(__file__).parents[1] / "scripts" / "sweeps" / "diffaugment-small.toml"))
+    for budget, steps in (("quick", 2000), ("full", 12000)):
+        plain, augmented = (dataclasses.asdict(v.config.resolved()) for v in spec.expand(budget))
+        assert plain["max_steps"] == augmented["max_steps"] == steps and plain["per_class"] == 100
+        assert {k for k in plain if k != "out" and plain[k] != augmented[k]} == {"diffaugment"}
+        assert augmented["diffaugment"] == "color,translation,cutout" and not plain["diffaugment"]
+    assert spec.eval_n == {"quick": 2000, "full": 2000} and spec.reference == "test"
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"grdi": {}}, "unknown table"),
     ({"experiment": {"titel": "x"}}, "unknown key"),

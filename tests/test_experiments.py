@@ -84,7 +84,8 @@ def test_per_variant_budgets_and_data_override():
     assert e12["autoencoder"].trainer == "autoencoder" and e12["gan"].trainer == "gan"
 
 
-SWEEP_SCRIPTS = sorted((Path(__file__).parents[1] / "scripts" / "sweeps").glob("*.toml"))
+SWEEPS_DIR = Path(__file__).parents[1] / "scripts" / "sweeps"
+SWEEP_SCRIPTS = sorted(SWEEPS_DIR.glob("*.toml"))
 
 
 @pytest.mark.parametrize("budget", ["quick", "full"])
@@ -98,7 +99,7 @@ def test_each_sweep_script_expands_to_valid_runs(path, budget):
 
 
 def test_diffaugment_sweep_compares_one_field_at_both_lengths():
-    spec = load_sweep(str(Path(__file__).parents[1] / "scripts" / "sweeps" / "diffaugment-small.toml"))
+    spec = load_sweep(str(SWEEPS_DIR / "diffaugment-small.toml"))
     for budget, steps in (("quick", 2000), ("full", 12000)):
         plain, augmented = (dataclasses.asdict(v.config.resolved()) for v in spec.expand(budget))
         assert plain["max_steps"] == augmented["max_steps"] == steps and plain["per_class"] == 100

@@ -13,8 +13,10 @@ from gankit.training.runner import prepare
 TINY = dict(data="digits", ngf=8, ndf=8, batch_size=32, device="cpu")
 
 
-def step_stats(**extra):
+def step_stats(step: int = 0, **extra):
+    """The statistics of one seeded training step, taken as the run's step ``step``."""
     trainer, _ = prepare(Config(model=extra.pop("model", "dcgan"), **TINY, **extra).resolved())
+    trainer.step = step
     stats = trainer.train_step(next(trainer.epoch_batches()))
     assert torch.isfinite(stats).all()
     for net in (trainer.G, trainer.D):
@@ -28,6 +30,16 @@ def step_stats(**extra):
 def test_each_stabiliser_changes_a_seeded_step(extra):
     model = extra.get("model", "dcgan")
     assert not torch.equal(step_stats(**extra), step_stats(model=model))
+
+
+def test_lazy_r1_is_due_every_nth_d_step_at_n_times_the_weight():
+    """StyleGAN2's lazy regularisation: with --r1-every 4 the penalty comes on D steps 0, 4, 8, …
+    weighted 4·γ, so step 0 is the eager step at 4·γ and step 1 has no penalty at all."""
+    trainer, _ = prepare(Config(model="dcgan", r1_gamma=1.0, r1_every=4, **TINY).resolved())
+    assert [trainer.r1_due(k) for k in range(9)] == [True, False, False, False] * 2 + [True]
+    assert torch.equal(step_stats(r1_gamma=1.0, r1_every=4), step_stats(r1_gamma=4.0))
+    assert torch.equal(step_stats(1, r1_gamma=1.0, r1_every=4), step_stats(1))
+    assert not torch.equal(step_stats(1, r1_gamma=1.0), step_stats(1))
 
 
 def test_r1_on_a_linear_critic_is_its_weights_squared_norm():

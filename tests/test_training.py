@@ -78,10 +78,12 @@ def test_resume_at_an_epoch_boundary_is_exact(model, tmp_path):
                                           ("dcgan", dict(minibatch_disc=True)),
                                           ("dcgan", dict(minibatch_disc=True, g_loss="feature-matching")),
                                           ("dcgan", dict(ema_decay=0.9)),
+                                          ("dcgan", dict(r1_gamma=1.0, r1_every=3)),
                                           ("cdcgan", dict(spectral_norm=True, r1_gamma=1.0, diffaugment="color,cutout"))])
 def test_resume_is_exact_with_the_optional_terms(model, extra, tmp_path):
     """The matching-aware D's wrong labels, minibatch discrimination's first-batch init, feature
-    matching, the moving average of G, spectral norm, R1 and DiffAugment's draws resume exactly."""
+    matching, the moving average of G, spectral norm, R1 (lazy too: its schedule counts D steps) and
+    DiffAugment's draws resume exactly."""
     gankit.train(Config(model=model, epochs=2, out=str(tmp_path / "straight"), **TINY, **extra))
     gankit.train(Config(model=model, epochs=1, out=str(tmp_path / "stopped"), **TINY, **extra))
     resume(tmp_path / "stopped", epochs=2)

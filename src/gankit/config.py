@@ -71,6 +71,9 @@ class Config:
     spectral_norm: bool = _f(False, "spectral normalisation (Miyato et al. 2018) of every convolution and linear layer of D")
     r1_gamma: float = _f(0.0, "R1 penalty (Mescheder et al. 2018) weight: D's step adds gamma/2 · E‖∇x D(x)‖² on real "
                               "images; 0 turns it off", min=0)
+    r1_every: int = _f(1, "with --r1-gamma: apply R1 on every N-th D step only, weighted by N so that its strength "
+                          "stays the same (lazy regularisation, Karras et al. 2020, StyleGAN2): R1's double "
+                          "backward makes a D step ~1.6x as slow here, lazily 1/N of that", min=1)
     diffaugment: str = _f("", "DiffAugment (Zhao et al. 2020): the same random transformations, comma-separated from "
                               "color, translation, cutout, on every image D sees, real and fake, in both steps; "
                               "the lever for small data sets; empty turns it off")

@@ -209,13 +209,19 @@ class GANTrainer:
             z, y_fake = self.fake_inputs(len(real))
             with torch.set_grad_enabled(i == len(batches) - 1):  # keep G's graph for step (2) only
                 fake = self.generate(z, y_fake)
-            d_stats = self.update_d(real, y_real, fake.detach(), y_fake)
+            d_stats = self.update_d(real, y_real, fake.detach(), y_fake, r1=self.r1_due(self.step * len(batches) + i))
         loss_g, g_stats = self.update_g(fake, y_fake, z, real, y_real)
         return torch.stack([d_stats[0], loss_g, *d_stats[1:], *g_stats]).detach()
 
-    def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake) -> tuple[Tensor, ...]:
-        """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z)))."""
-        if self.cfg.r1_gamma:  # R1 differentiates D's output with respect to the real images
+    def r1_due(self, d_step: int) -> bool:
+        """Whether D step ``d_step`` (counted from 0 over the run) adds the R1 penalty: every
+        ``r1_every``-th one (lazy regularisation). A function of the step, so resume stays exact."""
+        return bool(self.cfg.r1_gamma) and d_step % self.cfg.r1_every == 0
+
+    def update_d(self, real: Tensor, y_real, fake: Tensor, y_fake, r1: bool = False) -> tuple[Tensor, ...]:
+        """(1) Update D: minimise its loss on real and fake, e.g. −log D(x) − log(1 − D(G(z))),
+        and where ``r1`` is due γ·N/2 · E‖∇x D(x)‖² (N = ``r1_every``, Mescheder et al. 2018)."""
+        if r1:  # R1 differentiates D's output with respect to the real images
             real = real.detach().requires_grad_(True)
         out_real, out_fake = self.critic(real, y_real), self.critic(fake, y_fake)
         loss_real, loss_fake = self.loss.d_loss(out_real, out_fake)
@@ -226,8 +232,8 @@ class GANTrainer:
         if self.cfg.gp_lambda:
             eps = self.penalty_weights(real)
             loss_d = loss_d + self.cfg.gp_lambda * gradient_penalty(self.critic, real, fake, y_real, eps)
-        if self.cfg.r1_gamma:
-            loss_d = loss_d + self.cfg.r1_gamma / 2 * r1_penalty(out_real, real)
+        if r1:
+            loss_d = loss_d + self.cfg.r1_gamma * self.cfg.r1_every / 2 * r1_penalty(out_real, real)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()

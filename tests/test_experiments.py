@@ -110,10 +110,11 @@ def test_diffaugment_sweep_compares_one_field_at_both_lengths():
 
 def test_r1_sweep_compares_the_preset_with_lazy_r1_at_the_lucic_protocol():
     spec = load_sweep(str(SWEEPS_DIR / "dcgan-plus-r1.toml"))
-    preset, r1 = (dataclasses.asdict(v.config.resolved()) for v in spec.expand("full"))
-    assert preset["epochs"] == r1["epochs"] == 17 and preset["eval_every"] == 1 and preset["eval_n"] == 10000
-    assert {k for k in preset if k != "out" and preset[k] != r1[k]} == {"r1_gamma", "r1_every"}
-    assert (r1["r1_gamma"], r1["r1_every"], preset["r1_gamma"]) == (1.0, 4, 0.0)
+    preset, *r1s = (dataclasses.asdict(v.config.resolved()) for v in spec.expand("full"))
+    assert preset["epochs"] == 17 and preset["eval_every"] == 1 and preset["eval_n"] == 10000 and preset["r1_gamma"] == 0
+    for r1 in r1s:
+        assert {k for k in preset if k != "out" and preset[k] != r1[k]} == {"r1_gamma", "r1_every"}
+    assert [(r1["r1_gamma"], r1["r1_every"]) for r1 in r1s] == [(1.0, 4), (0.1, 4)]
     assert spec.metrics["full"] == ["fid", "kid", "classifier"] and spec.eval_n["full"] == 10000
     assert spec.reference == "test"
 

@@ -114,7 +114,7 @@ def test_r1_sweep_compares_the_preset_with_lazy_r1_at_the_lucic_protocol():
     assert preset["epochs"] == 17 and preset["eval_every"] == 1 and preset["eval_n"] == 10000 and preset["r1_gamma"] == 0
     for r1 in r1s:
         assert {k for k in preset if k != "out" and preset[k] != r1[k]} == {"r1_gamma", "r1_every"}
-    assert [(r1["r1_gamma"], r1["r1_every"]) for r1 in r1s] == [(1.0, 4), (0.1, 4)]
+    assert [(r1["r1_gamma"], r1["r1_every"]) for r1 in r1s] == [(1.0, 4), (0.1, 4), (0.1, 16)]
     assert spec.metrics["full"] == ["fid", "kid", "classifier"] and spec.eval_n["full"] == 10000
     assert spec.reference == "test"
 

@@ -261,7 +261,8 @@ class GANTrainer:
         with feature matching the distance of D's mean hidden features on the fakes to those on
         the last real batch. Returns the loss and, with ``log_grad_norm``, the L2 norm of G's
         whole gradient: the signal that saturates early with the minimax form log(1 − D(G(z)))."""
-        with no_gradient_sync(self.D_train), frozen(self.D):  # only G learns from this loss
+        # Only G learns from this loss: D is frozen, and under DDP its wrapper must not wait for gradients to average.
+        with no_gradient_sync(self.D_train), frozen(self.D):
             out_fake = self.critic(fake, y_fake)
             if self.hidden is None:
                 loss_g = self.loss.g_loss(out_fake, self.cfg.g_loss)

@@ -108,13 +108,14 @@ def test_diffaugment_sweep_compares_one_field_at_both_lengths():
     assert spec.eval_n == {"quick": 2000, "full": 2000} and spec.reference == "test"
 
 
-def test_r1_sweep_compares_the_preset_with_lazy_r1_at_the_lucic_protocol():
+def test_r1_sweep_compares_the_preset_with_and_without_r1_at_the_lucic_protocol():
     spec = load_sweep(str(SWEEPS_DIR / "dcgan-plus-r1.toml"))
-    preset, *r1s = (dataclasses.asdict(v.config.resolved()) for v in spec.expand("full"))
-    assert preset["epochs"] == 17 and preset["eval_every"] == 1 and preset["eval_n"] == 10000 and preset["r1_gamma"] == 0
-    for r1 in r1s:
-        assert {k for k in preset if k != "out" and preset[k] != r1[k]} == {"r1_gamma", "r1_every"}
-    assert [(r1["r1_gamma"], r1["r1_every"]) for r1 in r1s] == [(1.0, 4), (0.1, 4), (0.1, 16)]
+    no_r1, *r1s, preset = (dataclasses.asdict(v.config.resolved()) for v in spec.expand("full"))
+    assert preset["epochs"] == 17 and preset["eval_every"] == 1 and preset["eval_n"] == 10000
+    assert no_r1["r1_gamma"] == 0
+    for r1 in (*r1s, preset):
+        assert {k for k in no_r1 if k != "out" and no_r1[k] != r1[k]} <= {"r1_gamma", "r1_every"}
+    assert [(r1["r1_gamma"], r1["r1_every"]) for r1 in (*r1s, preset)] == [(1.0, 4), (0.1, 4), (0.1, 16)]
     assert spec.metrics["full"] == ["fid", "kid", "classifier"] and spec.eval_n["full"] == 10000
     assert spec.reference == "test"
 

@@ -69,11 +69,12 @@ class Config:
     sync_bn: bool = _f(False, "under DDP (torchrun, --nproc): batch-norm statistics over the global batch (SyncBatchNorm)")
     minibatch_disc: bool = _f(False, "add minibatch discrimination (Salimans 2016) to the discriminator")
     spectral_norm: bool = _f(False, "spectral normalisation (Miyato et al. 2018) of every convolution and linear layer of D")
-    r1_gamma: float = _f(0.0, "R1 penalty (Mescheder et al. 2018) weight: D's step adds gamma/2 · E‖∇x D(x)‖² on real "
-                              "images; 0 turns it off", min=0)
-    r1_every: int = _f(1, "with --r1-gamma: apply R1 on every N-th D step only, weighted by N so that its strength "
-                          "stays the same (lazy regularisation, Karras et al. 2020, StyleGAN2): R1's double "
-                          "backward makes a D step ~1.6x as slow here, lazily 1/N of that", min=1)
+    r1_gamma: Optional[float] = _f(None, fallback=0.0, help="R1 penalty (Mescheder et al. 2018) weight: D's step adds "
+                                   "gamma/2 · E‖∇x D(x)‖² on real images; 0 turns it off", min=0)
+    r1_every: Optional[int] = _f(None, fallback=1, help="with --r1-gamma: apply R1 on every N-th D step only, weighted by "
+                                 "N so that its strength stays the same (lazy regularisation, Karras et al. 2020, "
+                                 "StyleGAN2): R1's double backward makes a D step ~1.6x as slow here, lazily 1/N of "
+                                 "that", min=1)
     diffaugment: str = _f("", "DiffAugment (Zhao et al. 2020): the same random transformations, comma-separated from "
                               "color, translation, cutout, on every image D sees, real and fake, in both steps; "
                               "the lever for small data sets; empty turns it off")

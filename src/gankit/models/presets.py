@@ -74,7 +74,7 @@ MODELS.add("dcgan-plus", ModelSpec(
     description="DCGAN (same networks) with Adam 2e-3/β1 0.5 for both, G's weights averaged (decay 0.999) and "
                 "R1 at γ 0.1 on every 16th D step: in E14 (MNIST, 1,000 steps, seeds 0/1/2) lr 2e-3 + EMA alone "
                 "reached 10/10 classes with class KL ≤ 0.02 on every seed (classifier FID 76 ± 2 against 561 ± 154 "
-                "for dcgan's defaults). 17 epochs (~29 min of one CPU core): 15 beat 5 on every MNIST seed at the "
+                "for dcgan's defaults). 17 epochs (~30 min of one CPU core, 18 of two): 15 beat 5 on every MNIST seed at the "
                 "10k-vs-test protocol. R1 at γ 0.1 lowers FID on both sets (every 4th step, seeds 0/1/2: MNIST "
                 "6.14 ± 0.38 vs 6.72 ± 0.61 without, Fashion-MNIST 12.86 ± 0.27 vs 14.44 ± 0.20); every 16th "
                 "step keeps time to quality under 60 s (49.9/54.4 s against 56.9/84.3 every 4th and 53.6/64.5 "

@@ -78,8 +78,8 @@ MODELS.add("dcgan-plus", ModelSpec(
                 "seed at the 10k-vs-test protocol. R1 at γ 0.1 lowers FID on both sets (every 4th step, seeds 0/1/2: MNIST "
                 "6.14 ± 0.38 vs 6.72 ± 0.61 without, Fashion-MNIST 12.86 ± 0.27 vs 14.44 ± 0.20); every 16th "
                 "step keeps time to quality under 60 s (49.9/54.4 s against 56.9/84.3 every 4th and 53.6/64.5 "
-                "without) and scores MNIST 5.89 ± 0.10 and Fashion-MNIST 13.08 ± 0.28, below Lucic et al.'s best (6.7 ± 0.4, "
-                "21.5 ± 1.6) on every seed. "
+                "without) and scores MNIST 5.89 ± 0.10 and Fashion-MNIST 13.08 ± 0.28, below Lucic et al.'s "
+                "best (6.7 ± 0.4, 21.5 ± 1.6) on every seed. "
                 "--r1-gamma 0 gives the preset without R1",
     preset=dict(RADFORD_ADAM, lr_g=2e-3, lr_d=2e-3, ema_decay=0.999, r1_gamma=0.1, r1_every=16, image_size=32,
                 batch_size=64, epochs=17, loss="bce", ngf=width_for(32, 64), ndf=width_for(32, 64)),

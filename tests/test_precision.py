@@ -136,3 +136,20 @@ def test_other_precisions_are_one_line_errors(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.splitlines() == ["gankit: error: --precision 'fp16' is not one of fp32, bf16"], err
+
+
+@pytest.mark.parametrize("capability, warned", [("AVX2", True), ("DEFAULT", True), ("AVX512", False)])
+def test_bf16_on_a_cpu_without_bf16_arithmetic_warns(monkeypatch, caplog, capability, warned):
+    """bf16 autocast is emulated on CPUs without AVX-512 (0.09x fp32 measured on an AVX2 CPU): one
+    warning line that names the fix; fp32 never warns."""
+    import logging
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    for precision in ("bf16", "fp32"):
+        cfg = Config(model="dcgan", precision=precision, **TINY, **data_for("dcgan")).resolved()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="gankit.training.trainer"):
+            GANTrainer(cfg, load_run_data(cfg), torch.device("cpu"))
+        expected = warned and precision == "bf16"
+        assert ("use --precision fp32" in caplog.text) == expected, (capability, precision, caplog.text)
+        if expected:
+            assert capability in caplog.text and len(caplog.records) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 import pytest
 import torch
@@ -142,7 +143,6 @@ def test_other_precisions_are_one_line_errors(capsys):
 def test_bf16_on_a_cpu_without_bf16_arithmetic_warns(monkeypatch, caplog, capability, warned):
     """bf16 autocast is emulated on CPUs without AVX-512 (0.09x fp32 measured on an AVX2 CPU): one
     warning line that names the fix; fp32 never warns."""
-    import logging
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
     for precision in ("bf16", "fp32"):
         cfg = Config(model="dcgan", precision=precision, **TINY, **data_for("dcgan")).resolved()

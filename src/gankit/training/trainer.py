@@ -91,15 +91,22 @@ class GANTrainer:
         self.loss = LOSSES[cfg.loss]
         self.hidden = LastHiddenLayer(self.D) if cfg.g_loss == "feature-matching" else None
         self.bf16 = cfg.precision == "bf16"
-        if self.bf16 and device.type == "cpu" and torch.backends.cpu.get_cpu_capability() in CPU_WITHOUT_BF16:
-            log.warning("--precision bf16 on a CPU without AVX-512 (%s): bfloat16 is emulated here, about 10x "
-                        "slower than fp32; use --precision fp32", torch.backends.cpu.get_cpu_capability())
+        if self.bf16 and device.type == "cpu" and world.is_main:
+            self.warn_if_bf16_is_emulated()
         self.images, self.labels = data.images.to(device), data.labels.to(device)
         self.noise = torch.Generator(device).manual_seed(cfg.seed + 1)
         self.fixed_z, self.fixed_y = self.fixed_batch()
         self.epoch = self.batch = self.step = 0
         self.train_seconds = 0.0
         self.stat_names = STAT_NAMES + ((GRAD_NORM,) if cfg.log_grad_norm else ())
+
+    @staticmethod
+    def warn_if_bf16_is_emulated() -> None:
+        """One warning line when this CPU has no bfloat16 arithmetic (rank 0 only: one line per job)."""
+        capability = torch.backends.cpu.get_cpu_capability()
+        if capability in CPU_WITHOUT_BF16:
+            log.warning("--precision bf16 on a CPU without AVX-512 (%s): bfloat16 is emulated here, about 10x "
+                        "slower than fp32; use --precision fp32", capability)
 
     # --- noise -----------------------------------------------------------------------------
     def sample_z(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
